@@ -1,0 +1,44 @@
+// maildir.hpp: writes one copy of a message into a Maildir (tmp/ -> fsync -> rename into new/ ->
+// fsync new/), readable by Dovecot and any Maildir reader.
+//
+// File names are "<secs>.Q<queue id>R<n>.<host>,S=<size>": unique per host as the Maildir spec asks,
+// and deterministic for a (message, recipient) pair, so a delivery repeated after a crash can find the
+// copy it already made (check_existing) instead of delivering twice.
+//
+// SECURITY: the maildir path comes from the router (config-derived, local parts restricted to a safe
+// character set); this module never builds paths from message content.
+// STANDARDS: https://cr.yp.to/proto/maildir.html; Dovecot's ",S=" size field.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace sluice::delivery {
+
+struct MaildirResult {
+    bool ok = false;
+    bool already_present = false;  // check_existing found the copy: counted as delivered
+    bool permanent = false;        // retrying cannot help (e.g. path is not a directory)
+    int err_no = 0;
+    std::string error;
+};
+
+struct MaildirCopy {
+    std::filesystem::path maildir;  // the mailbox root (containing tmp/ new/ cur/), created if missing
+    std::string unique;             // "<secs>.Q<id>R<n>" (see maildir_unique_name)
+    std::string hostname;
+    std::string_view prepend;       // header lines to put first (Return-Path, Delivered-To), CRLF
+    std::string_view message;       // the stored message, CRLF line endings
+    bool crlf_to_lf = true;         // store with LF line endings (Maildir convention)
+    bool check_existing = false;    // look in new/ and cur/ for this unique name first
+};
+
+std::string maildir_unique_name(std::int64_t received_at_us, std::string_view queue_id,
+                                std::size_t rcpt_index);
+
+// Blocking; call from a delivery thread, never the event loop.
+MaildirResult deliver_maildir(const MaildirCopy& copy);
+
+}  // namespace sluice::delivery

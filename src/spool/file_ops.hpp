@@ -1,0 +1,34 @@
+// file_ops.hpp: the file-system calls the spool makes, behind an interface, so tests can make fsync
+// fail or the disk fill up (ENOSPC) at a chosen call and check that nothing acknowledged is lost.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace sluice::spool {
+
+// Each call returns 0 on success or an errno value. Paths are absolute or relative to the cwd.
+class FileOps {
+public:
+    virtual ~FileOps() = default;
+    virtual int write_file(const std::string& path, std::string_view data, bool sync) = 0;  // O_EXCL
+    virtual int append_file(const std::string& path, std::string_view data, bool sync) = 0;
+    virtual int read_file(const std::string& path, std::string& out) = 0;
+    virtual int rename_file(const std::string& from, const std::string& to) = 0;
+    virtual int remove_file(const std::string& path) = 0;
+    virtual int sync_dir(const std::string& dir) = 0;
+};
+
+// The real thing (POSIX open/write/fsync/rename; EINTR and short writes handled).
+class PosixFileOps : public FileOps {
+public:
+    int write_file(const std::string& path, std::string_view data, bool sync) override;
+    int append_file(const std::string& path, std::string_view data, bool sync) override;
+    int read_file(const std::string& path, std::string& out) override;
+    int rename_file(const std::string& from, const std::string& to) override;
+    int remove_file(const std::string& path) override;
+    int sync_dir(const std::string& dir) override;
+};
+
+}  // namespace sluice::spool
