@@ -1,1 +1,160 @@
-int main() { return 0; }
+// main.cpp: the `sluice` command line. Thin by design: parse arguments, load the configuration,
+// hand over to the library.
+//
+//   sluice serve [--config FILE]         run the server (embedded default without --config)
+//   sluice check-config FILE             validate a configuration file
+//   sluice queue list [--config FILE]    show queued messages with per-recipient status
+//   sluice queue cat ID [--config FILE]  print a queued message (--envelope for its envelope)
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include "common/log.hpp"
+#include "common/queue_id.hpp"
+#include "config/config.hpp"
+#include "server/server.hpp"
+#include "spool/spool.hpp"
+
+namespace {
+
+using namespace sluice;
+
+config::Config load(const std::string& path) {
+    return path.empty() ? config::default_config() : config::load_file(path);
+}
+
+std::string_view state_name(spool::RecipientState s) {
+    switch (s) {
+        case spool::RecipientState::pending: return "pending";
+        case spool::RecipientState::delivered: return "delivered";
+        case spool::RecipientState::failed: return "failed";
+    }
+    return "?";
+}
+
+std::string format_time_us(std::int64_t us) {
+    if (us <= 0) return "now";
+    std::time_t t = static_cast<std::time_t>(us / 1000000);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+int queue_list(const config::Config& cfg) {
+    spool::Spool sp(spool::Spool::Options{cfg.spool.dir, 1, nullptr});
+    std::size_t n = 0;
+    for (const auto& id : sp.list_ids()) {
+        auto e = sp.load_entry(id);
+        if (!e) continue;
+        ++n;
+        const auto& env = e->envelope;
+        fmt::print("{}  {:>8}  {}  <{}>{}\n", id, e->message_size,
+                   format_time_us(env.received_at_us), env.sender, e->held ? "  HELD" : "");
+        for (std::size_t i = 0; i < env.recipients.size(); ++i) {
+            const auto& st = i < e->recipients.size() ? e->recipients[i] : spool::RecipientStatus{};
+            fmt::print("    {:<40} {:<9} attempts={} next={}{}{}\n", env.recipients[i].address,
+                       state_name(st.state), st.attempts, format_time_us(st.next_attempt_us),
+                       st.last_error.empty() ? "" : "  last_error=", st.last_error);
+        }
+    }
+    fmt::print("{} message{} in queue\n", n, n == 1 ? "" : "s");
+    return 0;
+}
+
+int queue_cat(const config::Config& cfg, const std::string& id, bool envelope) {
+    if (!is_valid_queue_id(id)) {
+        fmt::print(stderr, "sluice: not a queue ID: {}\n", id);
+        return 2;
+    }
+    spool::Spool sp(spool::Spool::Options{cfg.spool.dir, 1, nullptr});
+    auto m = sp.load_message(id);
+    if (!m) {
+        fmt::print(stderr, "sluice: no message {} in {}\n", id, cfg.spool.dir.string());
+        return 1;
+    }
+    if (envelope) {
+        const auto& e = m->envelope;
+        fmt::print("queue_id: {}\nsender: <{}>\nhelo: {}\nclient_ip: {}\nlistener: {}\n"
+                   "protocol: {}\nreceived_at: {}\n",
+                   e.queue_id, e.sender, e.helo, e.client_ip, e.listener, e.protocol,
+                   format_time_us(e.received_at_us));
+        for (const auto& r : e.recipients) fmt::print("recipient: <{}>\n", r.address);
+        return 0;
+    }
+    std::fwrite(m->message.data(), 1, m->message.size(), stdout);
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Sluice mail server"};
+    app.require_subcommand(1);
+
+    std::string config_path;
+    auto* serve = app.add_subcommand("serve", "Run the SMTP server");
+    serve->add_option("-c,--config", config_path, "Configuration file (TOML); default: embedded")
+        ->check(CLI::ExistingFile);
+
+    std::string check_path;
+    auto* check = app.add_subcommand("check-config", "Validate a configuration file");
+    check->add_option("file", check_path, "Configuration file")->required();
+
+    auto* queue = app.add_subcommand("queue", "Inspect the queue");
+    queue->require_subcommand(1);
+    std::string queue_config;
+    queue->add_option("-c,--config", queue_config, "Configuration file (TOML)");
+    auto* qlist = queue->add_subcommand("list", "List queued messages");
+    std::string cat_id;
+    bool cat_envelope = false;
+    auto* qcat = queue->add_subcommand("cat", "Print a queued message");
+    qcat->add_option("id", cat_id, "Queue ID")->required();
+    qcat->add_flag("--envelope", cat_envelope, "Print the envelope instead of the message");
+
+    CLI11_PARSE(app, argc, argv);
+
+    try {
+        if (*check) {
+            auto cfg = config::load_file(check_path);
+            fmt::print("{}: ok ({} listener{}, {} domain{})\n", check_path, cfg.listeners.size(),
+                       cfg.listeners.size() == 1 ? "" : "s", cfg.domains.size(),
+                       cfg.domains.size() == 1 ? "" : "s");
+            return 0;
+        }
+        if (*queue) {
+            auto cfg = load(queue_config);
+            if (*qlist) return queue_list(cfg);
+            if (*qcat) return queue_cat(cfg, cat_id, cat_envelope);
+            return 2;
+        }
+        if (*serve) {
+            auto cfg = load(config_path);
+            log::init(cfg.log.level, cfg.log.format, cfg.log.file);
+            if (config_path.empty()) {
+                // The embedded default: tell a first-time user where to point a client and where
+                // the mail goes.
+                fmt::print(stderr,
+                           "sluice: no --config given, running the embedded default.\n"
+                           "sluice: SMTP on {}:{}; mail to any address @localhost is delivered to\n"
+                           "sluice:   {}/localhost/<user>/new/\n",
+                           cfg.listeners.at(0).address, cfg.listeners.at(0).port,
+                           cfg.delivery.maildir_root.string());
+            }
+            server::Server srv(std::move(cfg));
+            srv.run();
+            return 0;
+        }
+    } catch (const config::ConfigError& e) {
+        fmt::print(stderr, "sluice: configuration error: {}\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        fmt::print(stderr, "sluice: {}\n", e.what());
+        return 1;
+    }
+    return 0;
+}

@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/cidr.hpp"
@@ -133,5 +134,9 @@ Config default_config();
 std::optional<Duration> parse_duration(std::string_view text);
 // Parses "1048576", "512K", "25M", "1G" (binary multiples). nullopt if invalid.
 std::optional<std::size_t> parse_size(std::string_view text);
+
+// True if a (lower-case) local part may name a mailbox, and so a directory: 1 to 64 characters from
+// a-z 0-9 . _ - and not starting with '.'. Shared by config validation and the local router.
+bool is_safe_local_part(std::string_view local);
 
 }  // namespace sluice::config

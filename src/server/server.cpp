@@ -1,1 +1,225 @@
-// placeholder: being written
+// server.cpp: listeners, accept loops, shutdown (see server.hpp).
+#include "server/server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <fmt/format.h>
+
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "common/log.hpp"
+#include "server/connection.hpp"
+
+namespace sluice::server {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+constexpr int kListenBacklog = 4096;  // a tiny backlog drops bursts of new connections
+
+std::string ip_string(const asio::ip::address& a) {
+    // Show IPv4-mapped IPv6 clients as plain IPv4 so limits and logs treat them as one client.
+    if (a.is_v6() && a.to_v6().is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, a.to_v6()).to_string();
+    return a.to_string();
+}
+}  // namespace
+
+struct Server::Impl {
+    config::Config cfg;
+    asio::io_context io;
+    spool::Spool spool;
+    delivery::LocalRouter router;
+    queue::QueueManager queue;
+    ConnectionLimits limits;
+    Context ctx;
+    std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
+    asio::signal_set signals;
+    std::mutex conns_mu;
+    std::set<std::shared_ptr<Connection>> conns;
+    bool stopping = false;
+
+    explicit Impl(config::Config c)
+        : cfg(std::move(c)),
+          io(static_cast<int>(cfg.workers)),
+          spool(spool::Spool::Options{cfg.spool.dir, cfg.spool.sync_threads, nullptr}),
+          router(cfg),
+          queue(queue::Options{cfg.delivery.workers, cfg.queue.retry_initial,
+                               cfg.queue.retry_max, cfg.queue.lifetime, cfg.hostname,
+                               cfg.delivery.maildir_line_endings == config::LineEndings::lf},
+                spool, router),
+          limits(cfg.limits.connections, cfg.limits.connections_per_ip),
+          ctx{cfg, spool, queue, router, limits},
+          signals(io, SIGTERM, SIGINT) {}
+
+    void bind_listeners() {
+        for (const auto& l : cfg.listeners) {
+            boost::system::error_code ec;
+            auto addr = asio::ip::make_address(l.address, ec);
+            if (ec) throw std::runtime_error(fmt::format("listener {}: bad address {}", l.name, l.address));
+            tcp::endpoint ep(addr, l.port);
+            auto acc = std::make_unique<tcp::acceptor>(io);
+            acc->open(ep.protocol(), ec);
+            if (!ec) acc->set_option(tcp::acceptor::reuse_address(true), ec);
+            if (!ec && addr.is_v6()) acc->set_option(asio::ip::v6_only(true), ec);
+            if (!ec) acc->bind(ep, ec);
+            if (!ec) acc->listen(kListenBacklog, ec);
+            if (ec)
+                throw std::runtime_error(fmt::format("listener {}: cannot listen on {}:{}: {}",
+                                                     l.name, l.address, l.port, ec.message()));
+            acceptors.push_back(std::move(acc));
+        }
+    }
+
+    std::optional<smtp::Reply> access_check(const asio::ip::address& a, const std::string& ip,
+                                            bool& drop) {
+        drop = false;
+        auto parsed = IpAddress::parse(ip);
+        bool denied = parsed && cfg.access.deny.contains(*parsed);
+        bool allowed = cfg.access.allow.empty() || (parsed && cfg.access.allow.contains(*parsed));
+        if (denied || !allowed) {
+            drop = cfg.access.deny_action == config::DenyAction::drop;
+            return smtp::Reply{554, "5.7.1", fmt::format("{} Access denied", cfg.hostname)};
+        }
+        return std::nullopt;
+    }
+
+    asio::awaitable<void> accept_loop(tcp::acceptor& acc, const config::Listener& l) {
+        while (true) {
+            auto [ec, sock] = co_await acc.async_accept(asio::make_strand(io),
+                                                        asio::as_tuple(asio::use_awaitable));
+            if (ec) {
+                if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
+                // EMFILE and friends: back off briefly instead of spinning.
+                log::warn("accept_error", {{"listener", l.name}, {"error", ec.message()}});
+                asio::steady_timer t(io, std::chrono::milliseconds(100));
+                co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+                continue;
+            }
+            boost::system::error_code ec2;
+            auto remote = sock.remote_endpoint(ec2);
+            if (ec2) continue;
+            sock.set_option(tcp::no_delay(true), ec2);
+            std::string ip = ip_string(remote.address());
+            bool drop = false;
+            std::optional<smtp::Reply> rejection = access_check(remote.address(), ip, drop);
+            if (rejection && drop) {
+                log::info("drop", {{"ip", ip}, {"listener", l.name}, {"reason", "access"}});
+                continue;  // socket closes as it goes out of scope
+            }
+            bool slot = false;
+            if (!rejection) {
+                switch (limits.acquire(ip)) {
+                    case ConnectionLimits::Admit::ok: slot = true; break;
+                    case ConnectionLimits::Admit::total_full:
+                        rejection = smtp::Reply{421, "4.7.0",
+                                                fmt::format("{} Too many connections, try again later",
+                                                            cfg.hostname)};
+                        break;
+                    case ConnectionLimits::Admit::ip_full:
+                        rejection = smtp::Reply{421, "4.7.0",
+                                                fmt::format("{} Too many connections from your address",
+                                                            cfg.hostname)};
+                        break;
+                }
+                if (rejection) {
+                    // Over a limit: say why and hang up, without a session.
+                    log::warn("reject", {{"ip", ip}, {"listener", l.name}, {"reply", rejection->text}});
+                    auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
+                    auto s = std::make_shared<tcp::socket>(std::move(sock));
+                    asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});
+                    continue;
+                }
+            }
+            auto conn = std::make_shared<Connection>(std::move(sock), ctx, l, ip, remote.port());
+            {
+                std::lock_guard lock(conns_mu);
+                conns.insert(conn);
+            }
+            asio::co_spawn(conn->get_executor(),
+                           [this, conn, rejection, slot]() -> asio::awaitable<void> {
+                               co_await conn->run(rejection, slot);
+                               std::lock_guard lock(conns_mu);
+                               conns.erase(conn);
+                           },
+                           asio::detached);
+        }
+    }
+
+    std::size_t connection_count() {
+        std::lock_guard lock(conns_mu);
+        return conns.size();
+    }
+
+    void request_shutdown_all(bool force) {
+        std::lock_guard lock(conns_mu);
+        for (auto& c : conns) c->request_shutdown(force);
+    }
+
+    asio::awaitable<void> shutdown_sequence() {
+        log::info("shutdown", {{"connections", connection_count()}});
+        for (auto& a : acceptors) {
+            boost::system::error_code ec;
+            a->close(ec);
+        }
+        request_shutdown_all(false);
+        asio::steady_timer t(io);
+        auto grace_end = std::chrono::steady_clock::now() + cfg.timeouts.shutdown_grace;
+        bool forced = false;
+        while (connection_count() > 0) {
+            if (!forced && std::chrono::steady_clock::now() >= grace_end) {
+                request_shutdown_all(true);
+                forced = true;
+            }
+            t.expires_after(std::chrono::milliseconds(20));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        io.stop();
+    }
+};
+
+Server::Server(config::Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+Server::~Server() = default;
+
+void Server::run() {
+    Impl& s = *impl_;
+    s.bind_listeners();
+    auto recovered = s.spool.recover();
+    log::info("spool_recovered", {{"messages", recovered.size()}, {"dir", s.cfg.spool.dir.string()}});
+    s.queue.start(std::move(recovered));
+
+    for (std::size_t i = 0; i < s.acceptors.size(); ++i) {
+        const auto& l = s.cfg.listeners[i];
+        log::info("listening", {{"listener", l.name}, {"address", l.address},
+                                {"port", static_cast<unsigned>(l.port)}});
+        asio::co_spawn(s.io, s.accept_loop(*s.acceptors[i], l), asio::detached);
+    }
+    s.signals.async_wait([&s](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        log::info("signal", {{"signal", sig}});
+        asio::co_spawn(s.io, s.shutdown_sequence(), asio::detached);
+    });
+
+    unsigned n = s.cfg.workers ? s.cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::thread> threads;
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&s] { s.io.run(); });
+    s.io.run();
+    for (auto& t : threads) t.join();
+    s.queue.stop();
+    log::info("stopped", {});
+}
+
+}  // namespace sluice::server

@@ -7,6 +7,7 @@
 // STANDARDS: RFC 5321 4.1.2, 4.1.3 (address literals), 4.5.3.1; RFC 6531 3.3.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -51,5 +52,10 @@ PathResult parse_path(std::string_view in, bool allow_null, bool allow_postmaste
 
 // The local part with quoting removed and backslash escapes resolved ("\"a b\"" -> "a b").
 std::string unquote_local_part(std::string_view local);
+
+// Well-formed UTF-8 per RFC 3629 (no overlongs, no surrogates, nothing above U+10FFFF).
+bool valid_utf8(std::string_view s);
+// Length of the well-formed UTF-8 character at the start of s (1 for ASCII), 0 if malformed/empty.
+std::size_t utf8_sequence_length(std::string_view s);
 
 }  // namespace sluice::smtp

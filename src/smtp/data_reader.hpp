@@ -39,9 +39,12 @@ public:
     std::string& data() { return data_; }
 
 private:
+    // line_start: after CRLF (or at the start); dot: "." at line start; dot_cr: "." CR at line start;
+    // in_line: inside a line; cr: CR seen inside a line, LF decides whether it ends the line.
     enum class State { line_start, in_line, cr, dot, dot_cr };
-    void put(char c);
-    void end_line();
+    void content(const char* p, std::size_t n);  // n bytes of text inside a line
+    void end_line();                             // the CRLF that ends a line
+    void set_flag(bool& flag);                   // sets a failure flag and stops storing
 
     std::size_t max_size_;
     std::size_t max_line_;

@@ -1,1 +1,121 @@
-// placeholder: being written
+// file_ops.cpp: the POSIX implementation of FileOps: open/write/fsync/rename/unlink with EINTR and
+// short writes handled, returning errno values instead of throwing.
+//
+// SECURITY: paths come from the spool, which builds them from validated queue IDs. Files are
+// created 0600 with O_EXCL (never through an existing file or symlink) and O_CLOEXEC.
+#include "spool/file_ops.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace sluice::spool {
+namespace {
+
+int write_all(int fd, std::string_view data) {
+    const char* p = data.data();
+    std::size_t left = data.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (n == 0) return EIO;  // cannot happen for regular files; do not spin
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    return 0;
+}
+
+// close() is checked: on NFS and some FUSE file systems it is where write errors appear.
+int close_checked(int fd, int err) {
+    if (::close(fd) != 0 && err == 0 && errno != EINTR) err = errno;
+    return err;
+}
+
+int write_to(const std::string& path, int flags, std::string_view data, bool sync, bool data_only) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), flags, 0600);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    int err = write_all(fd, data);
+    if (err == 0 && sync) {
+        int rc;
+        do {
+            rc = data_only ? ::fdatasync(fd) : ::fsync(fd);
+        } while (rc != 0 && errno == EINTR);
+        if (rc != 0) err = errno;
+    }
+    return close_checked(fd, err);
+}
+
+}  // namespace
+
+int PosixFileOps::write_file(const std::string& path, std::string_view data, bool sync) {
+    return write_to(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, data, sync, false);
+}
+
+int PosixFileOps::append_file(const std::string& path, std::string_view data, bool sync) {
+    // fdatasync is enough: it also flushes the size change an append makes.
+    return write_to(path, O_CREAT | O_APPEND | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, data, sync, true);
+}
+
+int PosixFileOps::read_file(const std::string& path, std::string& out) {
+    out.clear();
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return close_checked(fd, errno);
+    if (!S_ISREG(st.st_mode)) return close_checked(fd, EINVAL);
+    // Read to EOF; the size is only a hint (a status file may grow while we read it).
+    std::size_t have = 0;
+    out.resize(static_cast<std::size_t>(st.st_size) + 1);
+    while (true) {
+        if (have == out.size()) out.resize(out.size() * 2);
+        ssize_t n = ::read(fd, out.data() + have, out.size() - have);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            out.clear();
+            return close_checked(fd, err);
+        }
+        if (n == 0) break;
+        have += static_cast<std::size_t>(n);
+    }
+    out.resize(have);
+    ::close(fd);
+    return 0;
+}
+
+int PosixFileOps::rename_file(const std::string& from, const std::string& to) {
+    return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
+int PosixFileOps::remove_file(const std::string& path) {
+    return ::unlink(path.c_str()) == 0 ? 0 : errno;
+}
+
+int PosixFileOps::sync_dir(const std::string& dir) {
+    int fd;
+    do {
+        fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    int err = 0;
+    int rc;
+    do {
+        rc = ::fsync(fd);
+    } while (rc != 0 && errno == EINTR);
+    if (rc != 0) err = errno;
+    ::close(fd);
+    return err;
+}
+
+}  // namespace sluice::spool

@@ -1,0 +1,73 @@
+// connection.hpp: one client connection: a coroutine that moves bytes between the socket and the
+// sans-I/O smtp::Session, answers its events (recipient checks, spool commits), and enforces the
+// deadlines (per command, per data block, per session) and the minimum data rate.
+//
+// A watchdog coroutine holds the deadline: a read does not arm a timer of its own, it only moves
+// the deadline forward, which keeps a connection cheap (10,000 idle ones must fit in little memory).
+//
+// SECURITY: everything read from the socket goes to the Session, which validates it; this layer only
+// bounds time and memory (fixed read buffer, no unbounded queues).
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "server/context.hpp"
+#include "smtp/session.hpp"
+
+namespace sluice::server {
+
+class Connection : public std::enable_shared_from_this<Connection> {
+public:
+    // `admitted` false: the connection is over a limit or denied; `refusal` is what to say.
+    Connection(boost::asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
+               std::string client_ip, std::uint16_t client_port);
+
+    // Runs the session to its end. `rejection` set: greet with it (554/421) and serve only QUIT.
+    boost::asio::awaitable<void> run(std::optional<smtp::Reply> rejection, bool release_slot);
+
+    boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
+
+    // Thread-safe. Graceful: idle sessions get 421 at once, transactions in flight finish first.
+    // force: 421 even inside a transaction (nothing unacknowledged is ever kept).
+    void request_shutdown(bool force);
+
+private:
+    using clock = std::chrono::steady_clock;
+
+    boost::asio::awaitable<void> serve();
+    boost::asio::awaitable<void> watchdog();
+    boost::asio::awaitable<bool> flush();
+    void set_deadline(clock::duration d);
+    void handle_commit_result(const spool::CommitResult& r,
+                              const std::shared_ptr<const spool::StoredMessage>& msg);
+
+    boost::asio::ip::tcp::socket socket_;
+    boost::asio::steady_timer timer_;
+    Context& ctx_;
+    const config::Listener& listener_;
+    std::string client_ip_;
+    std::uint16_t client_port_;
+    std::uint64_t id_;
+    smtp::Session session_;
+
+    clock::time_point started_;
+    clock::time_point deadline_;
+    clock::time_point session_deadline_;
+    bool timed_out_ = false;
+    bool done_ = false;
+    bool shutdown_requested_ = false;
+    bool force_shutdown_ = false;
+    bool reading_ = false;
+    // Data rate accounting for the message being received.
+    bool in_message_ = false;
+    clock::time_point message_started_;
+    std::size_t message_bytes_ = 0;
+    std::string close_reason_ = "quit";
+};
+
+}  // namespace sluice::server

@@ -1,0 +1,15 @@
+// recipient_check.hpp: the RCPT TO decision. Local recipients are accepted, unknown local users are
+// refused at RCPT time (550 5.1.1, so we never accept and bounce later: no backscatter), and every
+// other domain is relay-denied (550 5.7.1): relaying arrives with trusted networks and AUTH later, and
+// the default is never an open relay.
+#pragma once
+
+#include "delivery/local_router.hpp"
+#include "smtp/address.hpp"
+#include "smtp/reply.hpp"
+
+namespace sluice::server {
+
+smtp::Reply check_recipient(const delivery::LocalRouter& router, const smtp::Mailbox& rcpt);
+
+}  // namespace sluice::server

@@ -1,0 +1,175 @@
+// session.hpp: the SMTP server session as a state machine without I/O.
+//
+// Bytes go in with feed(); next() processes as much buffered input as it can and returns an Event
+// telling the driver what it needs: more input, a recipient decision, a durable commit, or a close.
+// Replies accumulate in output(); the driver writes them when next() asks for input (so a pipelined
+// group of commands gets one write, RFC 2920) and before closing. Nothing here blocks or touches the
+// network or disk, so the whole session is unit-tested and fuzzed byte by byte.
+//
+// The commands are a table of {verb, allowed states, handler}: sequencing is checked in one place,
+// before any handler runs. A transaction's 250 after DATA/BDAT LAST is produced only by
+// commit_done(), which the driver calls once the spool has made the message durable.
+//
+// SECURITY: every input byte is untrusted. Command lines are bounded (limits.command_line), bare LF
+// ends no command and no DATA, errors are counted and end the session past limits.errors, HTTP on
+// the SMTP port ends it at once, and every count (recipients, message size, transactions) is capped.
+// STANDARDS: RFC 5321; RFC 1870 SIZE; RFC 2920 PIPELINING; RFC 3030 CHUNKING/BINARYMIME; RFC 6152
+// 8BITMIME; RFC 2034/3463 enhanced codes; RFC 6531 SMTPUTF8; RFC 3461 DSN parameters.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/envelope.hpp"
+#include "smtp/address.hpp"
+#include "smtp/command.hpp"
+#include "smtp/data_reader.hpp"
+#include "smtp/reply.hpp"
+
+namespace sluice::smtp {
+
+struct SessionLimits {
+    std::size_t message_size = 25 * 1024 * 1024;
+    std::size_t recipients = 100;
+    std::size_t command_line = 512;  // including CRLF
+    std::size_t text_line = 1000;    // including CRLF
+    std::size_t errors = 20;
+    std::size_t received_headers = 50;
+    std::size_t transactions = 1000;
+};
+
+struct SessionInfo {
+    std::string hostname;  // our name, for the greeting, EHLO and Received
+    std::string listener;
+    std::string client_ip;
+    std::uint16_t client_port = 0;
+    bool dsn = false;  // advertise and accept RFC 3461 parameters
+};
+
+enum class Event {
+    need_input,       // write output(), then feed() more bytes
+    check_recipient,  // decide on pending_recipient(), then call recipient_verdict()
+    commit,           // make pending_message() durable, then call commit_done()
+    close,            // write output(), then close the connection
+};
+
+// What the driver gets to commit: the envelope and the full message (Received header first).
+struct PendingMessage {
+    Envelope envelope;
+    std::string message;
+};
+
+class Session {
+public:
+    // now_us: wall clock in microseconds (for queue IDs and the Received date); new_id: queue IDs.
+    Session(SessionInfo info, SessionLimits limits, std::function<std::int64_t()> now_us,
+            std::function<std::string(std::int64_t)> new_id);
+
+    // Emits the 220 greeting, or when !accept the given rejection (554), after which only QUIT is
+    // served (RFC 5321 3.1).
+    void start();
+    void start_rejected(Reply reply);
+
+    void feed(std::string_view bytes);
+    Event next();
+
+    std::string& output() { return out_; }
+    bool has_output() const { return !out_.empty(); }
+
+    const Mailbox& pending_recipient() const { return pending_rcpt_.path.mailbox; }
+    // positive reply = accepted (the text is sent as given); otherwise rejected with that reply.
+    void recipient_verdict(const Reply& reply);
+
+    PendingMessage& pending_message() { return pending_msg_; }
+    // The spool's answer: a positive reply (250 with queue ID) or 451/452. Resets the transaction.
+    void commit_done(const Reply& reply);
+
+    // Driver-detected conditions: each emits a 421 and makes next() return close.
+    void timeout();             // 421 4.4.2 command/data timeout
+    void shutdown();            // 421 4.3.2 server shutting down
+    void abort(const Reply& reply);  // any other 421 (data rate too low, session too long)
+
+    // True while a message is being received (DATA or BDAT chunks): the driver picks the data
+    // timeout and watches the data rate.
+    bool in_message() const;
+    // True between MAIL and the end of the transaction: on shutdown the driver lets it finish.
+    bool in_transaction() const;
+    bool closed() const { return state_ == State::closed; }
+
+    std::size_t messages_accepted() const { return accepted_; }
+    std::size_t recipients_accepted() const { return rcpts_total_; }
+    const std::string& helo() const { return helo_; }
+
+private:
+    enum class State {
+        rejected,      // 554 greeting sent: only QUIT
+        connected,     // before EHLO/HELO
+        ready,         // after EHLO/HELO, no transaction
+        mail,          // after MAIL (recipients may be 0)
+        data,          // reading DATA content
+        bdat,          // reading a BDAT chunk's bytes
+        wait_rcpt,     // check_recipient event outstanding
+        wait_commit,   // commit event outstanding
+        closed,
+    };
+
+    struct Handler;
+    static const Handler* find_handler(Verb v);
+
+    void reply(int code, std::string_view enhanced, std::string_view text);
+    void reply(const Reply& r);
+    void error_reply(int code, std::string_view enhanced, std::string_view text);
+    void reset_transaction();
+    bool process_line(std::string_view line);  // returns true when an event is pending
+    void finish_message();
+    void finish_bdat_chunk();
+
+    void do_helo(std::string_view args, bool extended);
+    void do_mail(std::string_view args);
+    void do_rcpt(std::string_view args);
+    void do_data();
+    void do_bdat(std::string_view args);
+    void do_rset();
+    void do_vrfy(std::string_view args);
+    void do_help();
+    void do_quit();
+
+    SessionInfo info_;
+    SessionLimits limits_;
+    std::function<std::int64_t()> now_us_;
+    std::function<std::string(std::int64_t)> new_id_;
+
+    State state_ = State::connected;
+    std::string in_;
+    std::size_t in_pos_ = 0;
+    bool discarding_line_ = false;  // an over-long command line: skip to its end, then 500
+    std::string out_;
+
+    std::string helo_;
+    bool esmtp_ = false;
+    std::size_t errors_ = 0;
+    std::size_t transactions_ = 0;
+    std::size_t accepted_ = 0;
+    std::size_t rcpts_total_ = 0;
+
+    // Current transaction.
+    Envelope env_;
+    PathArgs pending_rcpt_;
+    std::uint8_t pending_notify_ = 0;
+    std::string pending_orcpt_;
+    std::optional<DataReader> reader_;
+    std::string bdat_buf_;
+    std::size_t bdat_remaining_ = 0;
+    bool bdat_last_ = false;
+    bool bdat_failed_ = false;  // a chunk was refused: later chunks are read and refused too
+    bool bdat_too_big_ = false;
+    bool in_bdat_ = false;      // BDAT used in this transaction (DATA then refused)
+    State bdat_return_state_ = State::ready;  // where a refused chunk leaves us
+    PendingMessage pending_msg_;
+};
+
+}  // namespace sluice::smtp

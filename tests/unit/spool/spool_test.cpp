@@ -1,0 +1,677 @@
+// spool_test.cpp: the durable spool: commit and read back, failures injected at every file-system
+// call (nothing half-committed may remain, nothing acknowledged may be lost), concurrent group
+// commits, recovery (tmp leftovers, corrupt files, status folding, torn status records) and a
+// throughput check.
+#include "spool/spool.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "common/queue_id.hpp"
+
+namespace sluice::spool {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+class TempDir {
+  public:
+    TempDir() {
+        char tmpl[] = "/tmp/sluice-spool-test-XXXXXX";
+        const char* p = ::mkdtemp(tmpl);
+        if (!p) throw std::runtime_error("mkdtemp failed");
+        path_ = p;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        stdfs::remove_all(path_, ec);
+    }
+    const stdfs::path& path() const { return path_; }
+
+  private:
+    stdfs::path path_;
+};
+
+std::int64_t now_us() {
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::shared_ptr<StoredMessage> make_message(std::size_t rcpts = 2, std::size_t body_size = 0) {
+    auto m = std::make_shared<StoredMessage>();
+    m->envelope.queue_id = new_queue_id(now_us());
+    m->envelope.sender = "sender@example.org";
+    for (std::size_t i = 0; i < rcpts; ++i) {
+        m->envelope.recipients.push_back({"r" + std::to_string(i) + "@example.com", "", 0});
+    }
+    m->envelope.helo = "client";
+    m->envelope.client_ip = "192.0.2.1";
+    m->envelope.listener = "mx";
+    m->envelope.protocol = "ESMTP";
+    m->envelope.received_at_us = now_us();
+    m->message = "Subject: " + m->envelope.queue_id + "\r\n\r\nbody\r\n";
+    m->message.push_back('\0');
+    if (body_size > m->message.size()) m->message.resize(body_size, 'x');
+    return m;
+}
+
+CommitResult commit_sync(Spool& s, std::shared_ptr<const StoredMessage> m) {
+    std::promise<CommitResult> p;
+    auto f = p.get_future();
+    s.commit(std::move(m), [&p](CommitResult r) { p.set_value(std::move(r)); });
+    return f.get();
+}
+
+std::set<std::string> files_in(const stdfs::path& dir) {
+    std::set<std::string> out;
+    for (const auto& e : stdfs::directory_iterator(dir)) out.insert(e.path().filename().string());
+    return out;
+}
+
+// A FileOps that passes calls to the real file system but can fail the Nth call of one kind.
+class FaultyFileOps : public FileOps {
+  public:
+    enum Op { op_write, op_append, op_read, op_rename, op_remove, op_sync_dir, op_count };
+
+    // The `nth` next call of `op` (1 = the very next) fails with `err`. With `perform`, the call is
+    // made first (for writes: half of the data is written, or all of it with sync, to model a
+    // failed fsync) and the error is reported afterwards.
+    void fail_at(Op op, int nth, int err, bool perform) {
+        std::lock_guard lk(mu_);
+        fault_ = Fault{op, nth, err, perform};
+    }
+    int calls(Op op) const {
+        std::lock_guard lk(mu_);
+        return calls_[op];
+    }
+
+    int write_file(const std::string& path, std::string_view data, bool sync) override {
+        if (auto f = hit(op_write)) {
+            if (f->perform) {
+                if (f->err == EIO) {
+                    real_.write_file(path, data, sync);  // written and synced, but fsync "failed"
+                } else {
+                    real_.write_file(path, data.substr(0, data.size() / 2), false);  // disk full
+                }
+            }
+            return f->err;
+        }
+        return real_.write_file(path, data, sync);
+    }
+    int append_file(const std::string& path, std::string_view data, bool sync) override {
+        if (auto f = hit(op_append)) return f->err;
+        return real_.append_file(path, data, sync);
+    }
+    int read_file(const std::string& path, std::string& out) override {
+        if (auto f = hit(op_read)) return f->err;
+        return real_.read_file(path, out);
+    }
+    int rename_file(const std::string& from, const std::string& to) override {
+        if (auto f = hit(op_rename)) {
+            if (f->perform) real_.rename_file(from, to);
+            return f->err;
+        }
+        return real_.rename_file(from, to);
+    }
+    int remove_file(const std::string& path) override {
+        if (auto f = hit(op_remove)) return f->err;
+        return real_.remove_file(path);
+    }
+    int sync_dir(const std::string& dir) override {
+        if (auto f = hit(op_sync_dir)) {
+            if (f->perform) real_.sync_dir(dir);
+            return f->err;
+        }
+        return real_.sync_dir(dir);
+    }
+
+  private:
+    struct Fault {
+        Op op;
+        int nth;
+        int err;
+        bool perform;
+    };
+    std::optional<Fault> hit(Op op) {
+        std::lock_guard lk(mu_);
+        ++calls_[op];
+        if (fault_ && fault_->op == op && --fault_->nth == 0) {
+            Fault f = *fault_;
+            fault_.reset();
+            return f;
+        }
+        return std::nullopt;
+    }
+
+    PosixFileOps real_;
+    mutable std::mutex mu_;
+    int calls_[op_count] = {};
+    std::optional<Fault> fault_;
+};
+
+// ---- basics -------------------------------------------------------------------------------------
+
+TEST(Spool, CreatesLayoutPrivately) {
+    TempDir t;
+    Spool s({t.path() / "spool", 2, nullptr});
+    for (const char* sub : {"tmp", "queue", "status", "corrupt"}) {
+        auto st = stdfs::status(t.path() / "spool" / sub);
+        EXPECT_TRUE(stdfs::is_directory(st)) << sub;
+        EXPECT_EQ(st.permissions() & stdfs::perms::all, stdfs::perms::owner_all) << sub;
+    }
+}
+
+TEST(Spool, ConstructorThrowsWhenDirIsAFile) {
+    TempDir t;
+    std::ofstream(t.path() / "file") << "x";
+    EXPECT_THROW(Spool({t.path() / "file", 1, nullptr}), std::system_error);
+    EXPECT_THROW(Spool({t.path() / "file" / "sub", 1, nullptr}), std::system_error);
+}
+
+TEST(Spool, CommitThenReadBack) {
+    TempDir t;
+    Spool s({t.path(), 2, nullptr});
+    auto m = make_message(3, 5000);
+    CommitResult r = commit_sync(s, m);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(r.err_no, 0);
+    const std::string& id = m->envelope.queue_id;
+
+    EXPECT_EQ(files_in(t.path() / "queue"), std::set<std::string>{id});
+    EXPECT_TRUE(files_in(t.path() / "tmp").empty());
+    auto perms = stdfs::status(t.path() / "queue" / id).permissions() & stdfs::perms::all;
+    EXPECT_EQ(perms, stdfs::perms::owner_read | stdfs::perms::owner_write);
+
+    auto msg = s.load_message(id);
+    ASSERT_TRUE(msg);
+    EXPECT_EQ(msg->envelope, m->envelope);
+    EXPECT_EQ(msg->message, m->message);
+
+    auto e = s.load_entry(id);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->envelope, m->envelope);
+    EXPECT_EQ(e->message_size, m->message.size());
+    ASSERT_EQ(e->recipients.size(), 3u);
+    for (const auto& rs : e->recipients) EXPECT_EQ(rs.state, RecipientState::pending);
+    EXPECT_FALSE(e->held);
+
+    EXPECT_EQ(s.list_ids(), std::vector<std::string>{id});
+}
+
+TEST(Spool, InvalidIdsAreRefused) {
+    TempDir t;
+    Spool s({t.path(), 1, nullptr});
+    auto m = make_message();
+    m->envelope.queue_id = "../../etc/passwd";
+    CommitResult r = commit_sync(s, m);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.err_no, EINVAL);
+    r = commit_sync(s, nullptr);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.err_no, EINVAL);
+    EXPECT_FALSE(s.load_entry("../queue/x"));
+    EXPECT_FALSE(s.load_message(""));
+    EXPECT_FALSE(s.record_status("../x", 0, {}, false));
+    EXPECT_FALSE(s.set_held("/etc/passwd", true));
+    EXPECT_FALSE(s.remove("../tmp"));
+    EXPECT_TRUE(files_in(t.path() / "queue").empty());
+}
+
+TEST(Spool, RecommittingAnIdNeverReplacesTheCommittedMessage) {
+    TempDir t;
+    Spool s({t.path(), 2, nullptr});
+    auto m = make_message();
+    ASSERT_TRUE(commit_sync(s, m).ok);
+    auto twin = std::make_shared<StoredMessage>(*m);
+    twin->message = "different";
+    CommitResult r = commit_sync(s, twin);
+    EXPECT_FALSE(r.ok);
+    EXPECT_EQ(r.err_no, EEXIST);
+    auto back = s.load_message(m->envelope.queue_id);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->message, m->message);
+    EXPECT_TRUE(files_in(t.path() / "tmp").empty());
+
+    // Two commits of one ID in flight at once: exactly one wins, and its content is intact.
+    auto fresh = make_message();
+    std::promise<CommitResult> p1, p2;
+    s.commit(fresh, [&](CommitResult x) { p1.set_value(x); });
+    s.commit(fresh, [&](CommitResult x) { p2.set_value(x); });
+    CommitResult r1 = p1.get_future().get(), r2 = p2.get_future().get();
+    EXPECT_NE(r1.ok, r2.ok);
+    EXPECT_EQ(s.load_message(fresh->envelope.queue_id)->message, fresh->message);
+}
+
+TEST(Spool, StatusAndHeldForUnknownIdFail) {
+    TempDir t;
+    Spool s({t.path(), 1, nullptr});
+    std::string id = new_queue_id(now_us());
+    EXPECT_FALSE(s.record_status(id, 0, {}, true));
+    EXPECT_FALSE(s.set_held(id, true));
+    EXPECT_FALSE(s.load_entry(id));
+    EXPECT_FALSE(s.remove(id));
+    EXPECT_TRUE(files_in(t.path() / "status").empty());
+}
+
+TEST(Spool, RecordStatusFoldsLastRecordPerRecipient) {
+    TempDir t;
+    Spool s({t.path(), 1, nullptr});
+    auto m = make_message(3);
+    ASSERT_TRUE(commit_sync(s, m).ok);
+    const std::string& id = m->envelope.queue_id;
+
+    RecipientStatus st;
+    st.attempts = 1;
+    st.next_attempt_us = 1000;
+    st.last_error = "451 4.3.0 try later";
+    ASSERT_TRUE(s.record_status(id, 0, st, true));
+    st.attempts = 2;
+    st.next_attempt_us = 2000;
+    st.last_error = "multi\r\nline % with spaces\t\x01\xff";
+    ASSERT_TRUE(s.record_status(id, 0, st, false));
+    RecipientStatus done;
+    done.state = RecipientState::delivered;
+    done.attempts = 1;
+    ASSERT_TRUE(s.record_status(id, 2, done, true));
+    RecipientStatus failed;
+    failed.state = RecipientState::failed;
+    failed.last_error = "550 5.1.1 no such user";
+    ASSERT_TRUE(s.record_status(id, 1, failed, false));
+    ASSERT_TRUE(s.record_status(id, 99, done, false));  // out of range: recorded, ignored on fold
+
+    auto e = s.load_entry(id);
+    ASSERT_TRUE(e);
+    ASSERT_EQ(e->recipients.size(), 3u);
+    EXPECT_EQ(e->recipients[0].state, RecipientState::pending);
+    EXPECT_EQ(e->recipients[0].attempts, 2);
+    EXPECT_EQ(e->recipients[0].next_attempt_us, 2000);
+    EXPECT_EQ(e->recipients[0].last_error, st.last_error);
+    EXPECT_EQ(e->recipients[1].state, RecipientState::failed);
+    EXPECT_EQ(e->recipients[1].last_error, failed.last_error);
+    EXPECT_EQ(e->recipients[2].state, RecipientState::delivered);
+    EXPECT_FALSE(e->held);
+
+    ASSERT_TRUE(s.set_held(id, true));
+    EXPECT_TRUE(s.load_entry(id)->held);
+    ASSERT_TRUE(s.set_held(id, false));
+    EXPECT_FALSE(s.load_entry(id)->held);
+    ASSERT_TRUE(s.set_held(id, true));
+    EXPECT_TRUE(s.load_entry(id)->held);
+    EXPECT_EQ(s.load_entry(id)->recipients[1].state, RecipientState::failed);
+}
+
+TEST(Spool, RemoveDeletesQueueAndStatus) {
+    TempDir t;
+    Spool s({t.path(), 1, nullptr});
+    auto a = make_message(), b = make_message();
+    ASSERT_TRUE(commit_sync(s, a).ok);
+    ASSERT_TRUE(commit_sync(s, b).ok);
+    ASSERT_TRUE(s.record_status(a->envelope.queue_id, 0, {}, false));
+    EXPECT_TRUE(s.remove(a->envelope.queue_id));
+    EXPECT_FALSE(s.load_entry(a->envelope.queue_id));
+    EXPECT_EQ(files_in(t.path() / "queue"), std::set<std::string>{b->envelope.queue_id});
+    EXPECT_TRUE(files_in(t.path() / "status").empty());
+    EXPECT_FALSE(s.remove(a->envelope.queue_id));
+    EXPECT_EQ(s.list_ids(), std::vector<std::string>{b->envelope.queue_id});
+}
+
+// ---- injected failures --------------------------------------------------------------------------
+
+struct FaultCase {
+    const char* name;
+    FaultyFileOps::Op op;
+    int nth;
+    int err;
+    bool perform;
+};
+
+class SpoolFault : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(SpoolFault, FailedCommitLeavesNothingAndKeepsEarlierMessages) {
+    const FaultCase& fc = GetParam();
+    TempDir t;
+    std::vector<std::shared_ptr<StoredMessage>> committed;
+    std::string failed_id;
+    {
+        auto fs = std::make_shared<FaultyFileOps>();
+        Spool s({t.path(), 4, fs});
+        for (int i = 0; i < 3; ++i) {
+            auto m = make_message(1, 1024);
+            ASSERT_TRUE(commit_sync(s, m).ok);
+            committed.push_back(m);
+        }
+        fs->fail_at(fc.op, fc.nth, fc.err, fc.perform);
+        auto bad = make_message(1, 1024);
+        failed_id = bad->envelope.queue_id;
+        CommitResult r = commit_sync(s, bad);
+        EXPECT_FALSE(r.ok);
+        EXPECT_EQ(r.err_no, fc.err);
+        EXPECT_FALSE(r.error.empty());
+
+        std::set<std::string> want;
+        for (const auto& m : committed) want.insert(m->envelope.queue_id);
+        EXPECT_EQ(files_in(t.path() / "queue"), want);
+        EXPECT_TRUE(files_in(t.path() / "tmp").empty());
+        EXPECT_FALSE(s.load_entry(failed_id));
+
+        // The spool keeps working after a failure.
+        auto after = make_message(1, 1024);
+        ASSERT_TRUE(commit_sync(s, after).ok);
+        committed.push_back(after);
+    }
+    // A fresh process finds exactly the acknowledged messages, intact.
+    Spool s2({t.path(), 1, nullptr});
+    auto entries = s2.recover();
+    ASSERT_EQ(entries.size(), committed.size());
+    std::sort(committed.begin(), committed.end(), [](const auto& a, const auto& b) {
+        return a->envelope.queue_id < b->envelope.queue_id;
+    });
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        EXPECT_EQ(entries[i].envelope, committed[i]->envelope);
+        auto msg = s2.load_message(entries[i].envelope.queue_id);
+        ASSERT_TRUE(msg);
+        EXPECT_EQ(msg->message, committed[i]->message);
+    }
+    EXPECT_TRUE(files_in(t.path() / "corrupt").empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, SpoolFault,
+    ::testing::Values(FaultCase{"WriteEnospc", FaultyFileOps::op_write, 1, ENOSPC, true},
+                      FaultCase{"WriteEnospcNothingWritten", FaultyFileOps::op_write, 1, ENOSPC,
+                                false},
+                      FaultCase{"WriteEdquot", FaultyFileOps::op_write, 1, EDQUOT, true},
+                      FaultCase{"FsyncEio", FaultyFileOps::op_write, 1, EIO, true},
+                      FaultCase{"RenameEio", FaultyFileOps::op_rename, 1, EIO, false},
+                      FaultCase{"RenameExdev", FaultyFileOps::op_rename, 1, EXDEV, false},
+                      FaultCase{"RenameDoneButReportedEio", FaultyFileOps::op_rename, 1, EIO, true},
+                      FaultCase{"DirSyncEio", FaultyFileOps::op_sync_dir, 1, EIO, true},
+                      FaultCase{"DirSyncEnospc", FaultyFileOps::op_sync_dir, 1, ENOSPC, false}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// Faults at a random point of a concurrent stream: whatever was acknowledged is exactly what is in
+// queue/, and each callback runs once.
+TEST(SpoolFaultConcurrent, AcknowledgedEqualsQueueContents) {
+    for (auto op :
+         {FaultyFileOps::op_write, FaultyFileOps::op_rename, FaultyFileOps::op_sync_dir}) {
+        for (int nth : {1, 2, op == FaultyFileOps::op_sync_dir ? 3 : 17}) {
+            TempDir t;
+            std::mutex mu;
+            std::map<std::string, int> calls;
+            std::set<std::string> ok_ids;
+            int failures = 0;
+            {
+                auto fs = std::make_shared<FaultyFileOps>();
+                fs->fail_at(op, nth, EIO, true);
+                Spool s({t.path(), 8, fs});
+                for (int i = 0; i < 40; ++i) {
+                    auto m = make_message(1, 512);
+                    std::string id = m->envelope.queue_id;
+                    s.commit(m, [&, id](CommitResult r) {
+                        std::lock_guard lk(mu);
+                        ++calls[id];
+                        if (r.ok) {
+                            ok_ids.insert(id);
+                        } else {
+                            EXPECT_EQ(r.err_no, EIO);
+                            ++failures;
+                        }
+                    });
+                }
+            }  // the destructor finishes every queued commit
+            EXPECT_EQ(calls.size(), 40u);
+            for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+            EXPECT_GE(failures, 1) << "op " << op << " nth " << nth;
+            EXPECT_EQ(files_in(t.path() / "queue"), ok_ids) << "op " << op << " nth " << nth;
+            EXPECT_TRUE(files_in(t.path() / "tmp").empty());
+        }
+    }
+}
+
+// ---- concurrency --------------------------------------------------------------------------------
+
+TEST(SpoolConcurrent, TwoHundredCommitsFromSeveralThreads) {
+    TempDir t;
+    constexpr int kThreads = 8, kPerThread = 25;
+    std::mutex mu;
+    std::map<std::string, int> calls;
+    std::map<std::string, std::shared_ptr<StoredMessage>> sent;
+    std::atomic<int> ok{0};
+    auto fs = std::make_shared<FaultyFileOps>();
+    {
+        Spool s({t.path(), 8, fs});
+        std::vector<std::thread> threads;
+        for (int th = 0; th < kThreads; ++th) {
+            threads.emplace_back([&, th] {
+                for (int i = 0; i < kPerThread; ++i) {
+                    auto m = make_message(1 + (i % 3), 100 + th * 100 + i);
+                    {
+                        std::lock_guard lk(mu);
+                        sent[m->envelope.queue_id] = m;
+                    }
+                    std::string id = m->envelope.queue_id;
+                    s.commit(m, [&, id](CommitResult r) {
+                        if (r.ok) ++ok;
+                        std::lock_guard lk(mu);
+                        ++calls[id];
+                    });
+                }
+            });
+        }
+        for (auto& th : threads) th.join();
+        // Readers run while commits are in flight.
+        for (int i = 0; i < 20; ++i) {
+            for (const auto& id : s.list_ids()) EXPECT_TRUE(s.load_entry(id)) << id;
+        }
+    }
+    EXPECT_EQ(ok.load(), kThreads * kPerThread);
+    ASSERT_EQ(calls.size(), sent.size());
+    for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+    // Group commit: fewer directory fsyncs than commits is the point, but never more.
+    EXPECT_LE(fs->calls(FaultyFileOps::op_sync_dir), kThreads * kPerThread);
+
+    Spool s2({t.path(), 1, nullptr});
+    for (const auto& [id, m] : sent) {
+        auto d = s2.load_message(id);
+        ASSERT_TRUE(d) << id;
+        EXPECT_EQ(d->envelope, m->envelope);
+        EXPECT_EQ(d->message, m->message);
+    }
+    EXPECT_EQ(s2.recover().size(), sent.size());
+}
+
+TEST(SpoolConcurrent, DestructorFinishesQueuedCommits) {
+    TempDir t;
+    std::atomic<int> done{0}, ok{0};
+    {
+        Spool s({t.path(), 2, nullptr});
+        for (int i = 0; i < 50; ++i) {
+            s.commit(make_message(), [&](CommitResult r) {
+                ++done;
+                if (r.ok) ++ok;
+            });
+        }
+    }
+    EXPECT_EQ(done.load(), 50);
+    EXPECT_EQ(ok.load(), 50);
+    EXPECT_EQ(files_in(t.path() / "queue").size(), 50u);
+}
+
+TEST(SpoolConcurrent, ThrowingCallbackDoesNotStopTheSpool) {
+    TempDir t;
+    Spool s({t.path(), 1, nullptr});
+    s.commit(make_message(), [](CommitResult) { throw std::runtime_error("boom"); });
+    EXPECT_TRUE(commit_sync(s, make_message()).ok);
+}
+
+// ---- recovery -----------------------------------------------------------------------------------
+
+void append_raw(const stdfs::path& p, const std::string& bytes) {
+    std::ofstream f(p, std::ios::binary | std::ios::app);
+    f << bytes;
+}
+
+TEST(SpoolRecover, CleansTmpMovesCorruptAndFoldsStatus) {
+    TempDir t;
+    auto a = make_message(2), b = make_message(1), c = make_message(1);
+    const std::string ida = a->envelope.queue_id, idb = b->envelope.queue_id,
+                      idc = c->envelope.queue_id;
+    const std::string orphan = new_queue_id(now_us());
+    {
+        Spool s({t.path(), 2, nullptr});
+        ASSERT_TRUE(commit_sync(s, a).ok);
+        ASSERT_TRUE(commit_sync(s, b).ok);
+        ASSERT_TRUE(commit_sync(s, c).ok);
+
+        RecipientStatus st;
+        st.attempts = 1;
+        st.last_error = "first";
+        ASSERT_TRUE(s.record_status(ida, 0, st, true));
+        st.attempts = 2;
+        st.last_error = "second";
+        ASSERT_TRUE(s.record_status(ida, 0, st, true));
+        ASSERT_TRUE(s.set_held(idb, true));
+        ASSERT_TRUE(s.record_status(idc, 0, st, true));
+    }
+    // A crash mid-append: the last status record of A is cut short.
+    const stdfs::path status_a = t.path() / "status" / ida;
+    {
+        RecipientStatus st3;
+        st3.state = RecipientState::delivered;
+        st3.attempts = 3;
+        st3.last_error = "third";
+        Spool s({t.path(), 1, nullptr});
+        ASSERT_TRUE(s.record_status(ida, 0, st3, false));
+    }
+    stdfs::resize_file(status_a, stdfs::file_size(status_a) - 5);
+    // Leftovers: a tmp file, a corrupt queue file (C cut short), junk, an orphan status file.
+    append_raw(t.path() / "tmp" / new_queue_id(now_us()), "half a message");
+    append_raw(t.path() / "tmp" / "junk", "x");
+    const stdfs::path qc = t.path() / "queue" / idc;
+    stdfs::resize_file(qc, stdfs::file_size(qc) - 1);
+    append_raw(t.path() / "queue" / "not-an-id", "x");
+    append_raw(t.path() / "status" / orphan, "whatever");
+
+    Spool s({t.path(), 1, nullptr});
+    auto entries = s.recover();
+    ASSERT_EQ(entries.size(), 2u);
+    std::vector<std::string> want = {ida, idb};
+    std::sort(want.begin(), want.end());
+    EXPECT_EQ(entries[0].envelope.queue_id, want[0]);
+    EXPECT_EQ(entries[1].envelope.queue_id, want[1]);
+    const QueueEntry& ea = entries[0].envelope.queue_id == ida ? entries[0] : entries[1];
+    const QueueEntry& eb = entries[0].envelope.queue_id == ida ? entries[1] : entries[0];
+    ASSERT_EQ(ea.recipients.size(), 2u);
+    // The torn third record is ignored: the second one stands.
+    EXPECT_EQ(ea.recipients[0].state, RecipientState::pending);
+    EXPECT_EQ(ea.recipients[0].attempts, 2);
+    EXPECT_EQ(ea.recipients[0].last_error, "second");
+    EXPECT_EQ(ea.recipients[1].attempts, 0);
+    EXPECT_EQ(ea.message_size, a->message.size());
+    EXPECT_TRUE(eb.held);
+    EXPECT_FALSE(ea.held);
+
+    EXPECT_TRUE(files_in(t.path() / "tmp").empty());
+    EXPECT_EQ(files_in(t.path() / "queue"), (std::set<std::string>{ida, idb}));
+    EXPECT_EQ(files_in(t.path() / "corrupt"),
+              (std::set<std::string>{idc, idc + ".status", "not-an-id"}));
+    EXPECT_EQ(files_in(t.path() / "status"), (std::set<std::string>{ida, idb}));
+
+    // A record appended after the torn one is read (the torn bytes stay on a line of their own).
+    RecipientStatus st4;
+    st4.state = RecipientState::failed;
+    st4.attempts = 4;
+    st4.last_error = "fourth";
+    ASSERT_TRUE(s.record_status(ida, 0, st4, true));
+    auto e = s.load_entry(ida);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->recipients[0].state, RecipientState::failed);
+    EXPECT_EQ(e->recipients[0].last_error, "fourth");
+
+    // Recovery is idempotent.
+    EXPECT_EQ(s.recover().size(), 2u);
+}
+
+TEST(SpoolRecover, GarbageStatusFileIsHarmless) {
+    TempDir t;
+    auto m = make_message(1);
+    Spool s({t.path(), 1, nullptr});
+    ASSERT_TRUE(commit_sync(s, m).ok);
+    std::string junk =
+        "R 0 1 1 0 x 00000000\n\n\0\0\0 R 0 1\nH 1 zzzzzzzz\nR 99999999999999999999 1";
+    append_raw(t.path() / "status" / m->envelope.queue_id, junk);
+    auto e = s.load_entry(m->envelope.queue_id);
+    ASSERT_TRUE(e);
+    EXPECT_EQ(e->recipients[0].state, RecipientState::pending);
+    EXPECT_FALSE(e->held);
+}
+
+TEST(SpoolRecover, FileWithWrongIdInsideIsCorrupt) {
+    TempDir t;
+    auto m = make_message(1);
+    Spool s({t.path(), 1, nullptr});
+    ASSERT_TRUE(commit_sync(s, m).ok);
+    std::string other = new_queue_id(now_us());
+    stdfs::copy_file(t.path() / "queue" / m->envelope.queue_id, t.path() / "queue" / other);
+    EXPECT_FALSE(s.load_entry(other));
+    auto entries = s.recover();
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_EQ(files_in(t.path() / "corrupt"), std::set<std::string>{other});
+}
+
+// ---- throughput (run with --gtest_also_run_disabled_tests) --------------------------------------
+
+double commits_per_second(const stdfs::path& dir, int committers, unsigned sync_threads,
+                          std::chrono::milliseconds duration) {
+    Spool s({dir, sync_threads, nullptr});
+    std::atomic<bool> stop{false};
+    std::atomic<long> total{0};
+    std::vector<std::thread> threads;
+    auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < committers; ++i) {
+        threads.emplace_back([&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                auto m = make_message(1, 1024);
+                if (commit_sync(s, m).ok) ++total;
+            }
+        });
+    }
+    std::this_thread::sleep_for(duration);
+    stop = true;
+    for (auto& th : threads) th.join();
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    return static_cast<double>(total.load()) / secs;
+}
+
+TEST(SpoolBench, DISABLED_CommitsPerSecond) {
+    const char* env = std::getenv("SLUICE_BENCH_MS");
+    std::chrono::milliseconds duration(env ? std::atoi(env) : 3000);
+    std::printf("1 KiB messages, 1 recipient, %lld ms per point (spool on /tmp)\n",
+                static_cast<long long>(duration.count()));
+    std::printf("%-12s %-13s %s\n", "committers", "sync_threads", "commits/s");
+    for (unsigned threads : {8u, 4u, 16u}) {
+        for (int committers : {1, 8, 50}) {
+            if (threads != 8 && committers != 50) continue;
+            TempDir t;
+            double rate = commits_per_second(t.path(), committers, threads, duration);
+            std::printf("%-12d %-13u %.0f\n", committers, threads, rate);
+            std::fflush(stdout);
+        }
+    }
+}
+
+}  // namespace
+}  // namespace sluice::spool
