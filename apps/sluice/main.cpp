@@ -110,11 +110,13 @@ int main(int argc, char** argv) {
     std::string queue_config;
     queue->add_option("-c,--config", queue_config, "Configuration file (TOML)");
     auto* qlist = queue->add_subcommand("list", "List queued messages");
+    qlist->fallthrough();  // `queue list --config F` passes --config up to `queue`
     std::string cat_id;
     bool cat_envelope = false;
     auto* qcat = queue->add_subcommand("cat", "Print a queued message");
     qcat->add_option("id", cat_id, "Queue ID")->required();
     qcat->add_flag("--envelope", cat_envelope, "Print the envelope instead of the message");
+    qcat->fallthrough();
 
     CLI11_PARSE(app, argc, argv);
 

@@ -64,6 +64,9 @@ Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config:
 
 void Connection::set_deadline(clock::duration d) {
     deadline_ = std::min(clock::now() + d, session_deadline_);
+    // The watchdog sleeps until the old deadline; wake it only when the new one is earlier (rare:
+    // the common case moves the deadline forward and costs nothing).
+    if (deadline_ < timer_.expiry()) timer_.cancel();
 }
 
 asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool release_slot) {

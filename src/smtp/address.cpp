@@ -16,24 +16,23 @@ constexpr std::size_t max_local_part = 64;  // RFC 5321 4.5.3.1.1
 constexpr std::size_t max_domain = 255;     // RFC 5321 4.5.3.1.2
 constexpr std::size_t max_path = 256;       // RFC 5321 4.5.3.1.3, including "<" and ">"
 
-bool is_alpha(unsigned char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); }
-bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
-bool is_let_dig(unsigned char c) { return is_alpha(c) || is_digit(c); }
+bool is_alpha(unsigned char c) {
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+bool is_digit(unsigned char c) {
+    return c >= '0' && c <= '9';
+}
+bool is_let_dig(unsigned char c) {
+    return is_alpha(c) || is_digit(c);
+}
 bool is_hex(unsigned char c) {
     return is_digit(c) || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
 }
 
 // RFC 5322 atext, ASCII part.
 bool is_atext(unsigned char c) {
-    if (is_let_dig(c)) return true;
-    switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+': case '-':
-        case '/': case '=': case '?': case '^': case '_': case '`': case '{': case '|': case '}':
-        case '~':
-            return true;
-        default:
-            return false;
-    }
+    constexpr std::string_view specials = "!#$%&'*+-/=?^_`{|}~";
+    return is_let_dig(c) || (c != 0 && specials.find(static_cast<char>(c)) != specials.npos);
 }
 
 bool iequals_ascii(std::string_view a, std::string_view b) {
@@ -120,7 +119,7 @@ bool valid_general_literal(std::string_view tag, std::string_view content) {
 }
 
 class Parser {
-public:
+  public:
     explicit Parser(std::string_view s) : s_(s) {}
 
     std::size_t pos() const { return i_; }
@@ -169,7 +168,7 @@ public:
         return ok || fail(AddressError::syntax);
     }
 
-private:
+  private:
     bool fail(AddressError e) {
         if (error_ == AddressError::none) error_ = e;
         return false;
@@ -271,7 +270,7 @@ std::size_t utf8_sequence_length(std::string_view s) {
     if (s.empty()) return 0;
     if (c < 0x80) return 1;
     if (c >= 0xC2 && c <= 0xDF) return cont(1) ? 2 : 0;
-    if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;  // no overlongs
+    if (c == 0xE0) return cont(1, 0xA0) && cont(2) ? 3 : 0;        // no overlongs
     if (c == 0xED) return cont(1, 0x80, 0x9F) && cont(2) ? 3 : 0;  // no surrogates
     if (c >= 0xE1 && c <= 0xEF) return cont(1) && cont(2) ? 3 : 0;
     if (c == 0xF0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;  // no overlongs

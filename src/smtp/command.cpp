@@ -3,8 +3,8 @@
 // SECURITY: every input is an untrusted line from the client (CRLF removed, length bounded by the
 // caller). Nothing here allocates more than the input size, and every loop is linear. Which
 // parameters are allowed, and their meaning, is the session's business, not this file's.
-// STANDARDS: RFC 5321 4.1.1, 4.1.2 (Mail-parameters, esmtp-param), RFC 6531 3.3 (UTF-8 esmtp-value),
-// RFC 3461 4 (xtext).
+// STANDARDS: RFC 5321 4.1.1, 4.1.2 (Mail-parameters, esmtp-param), RFC 6531 3.3 (UTF-8
+// esmtp-value), RFC 3461 4 (xtext).
 #include "smtp/command.hpp"
 
 #include <array>
@@ -30,15 +30,30 @@ struct VerbName {
 };
 
 constexpr std::array<VerbName, 23> verb_names{{
-    {"HELO", Verb::helo},       {"EHLO", Verb::ehlo},     {"MAIL", Verb::mail},
-    {"RCPT", Verb::rcpt},       {"DATA", Verb::data},     {"BDAT", Verb::bdat},
-    {"RSET", Verb::rset},       {"NOOP", Verb::noop},     {"QUIT", Verb::quit},
-    {"VRFY", Verb::vrfy},       {"EXPN", Verb::expn},     {"HELP", Verb::help},
-    {"STARTTLS", Verb::starttls}, {"AUTH", Verb::auth},
+    {"HELO", Verb::helo},
+    {"EHLO", Verb::ehlo},
+    {"MAIL", Verb::mail},
+    {"RCPT", Verb::rcpt},
+    {"DATA", Verb::data},
+    {"BDAT", Verb::bdat},
+    {"RSET", Verb::rset},
+    {"NOOP", Verb::noop},
+    {"QUIT", Verb::quit},
+    {"VRFY", Verb::vrfy},
+    {"EXPN", Verb::expn},
+    {"HELP", Verb::help},
+    {"STARTTLS", Verb::starttls},
+    {"AUTH", Verb::auth},
     // HTTP methods: a browser or proxy talking to the SMTP port (cross-protocol attacks).
-    {"GET", Verb::http},        {"POST", Verb::http},     {"HEAD", Verb::http},
-    {"PUT", Verb::http},        {"DELETE", Verb::http},   {"OPTIONS", Verb::http},
-    {"CONNECT", Verb::http},    {"PATCH", Verb::http},    {"TRACE", Verb::http},
+    {"GET", Verb::http},
+    {"POST", Verb::http},
+    {"HEAD", Verb::http},
+    {"PUT", Verb::http},
+    {"DELETE", Verb::http},
+    {"OPTIONS", Verb::http},
+    {"CONNECT", Verb::http},
+    {"PATCH", Verb::http},
+    {"TRACE", Verb::http},
 }};
 
 bool is_alnum(unsigned char c) {

@@ -1,11 +1,11 @@
 // data_reader.cpp: the DATA-phase state machine (dot-unstuffing, end-of-data detection, limits).
 //
 // SECURITY: input is untrusted client bytes split at arbitrary points. Only CRLF "." CRLF ends the
-// data (SMTP smuggling defence): a bare CR or bare LF is flagged and treated as ordinary text, so it
-// can never start a line and never complete an end marker. The reader consumes nothing past the end
-// marker (pipelined commands stay with the caller). Once a flag is set the stored content is freed
-// and nothing more is stored, so memory is bounded by max_size. Scanning uses memchr with cached
-// hits, so the work is linear in the input whatever the byte pattern.
+// data (SMTP smuggling defence): a bare CR or bare LF is flagged and treated as ordinary text, so
+// it can never start a line and never complete an end marker. The reader consumes nothing past the
+// end marker (pipelined commands stay with the caller). Once a flag is set the stored content is
+// freed and nothing more is stored, so memory is bounded by max_size. Scanning uses memchr with
+// cached hits, so the work is linear in the input whatever the byte pattern.
 // STANDARDS: RFC 5321 4.1.1.4, 4.5.2 (transparency), 4.5.3.1.6 (line length, not counting the
 // stuffed dot); RFC 5322 3.6.7 (Received, trace fields).
 #include "smtp/data_reader.hpp"
@@ -124,8 +124,8 @@ std::size_t DataReader::feed(std::string_view in) {
                 break;
 
             case State::in_line: {
-                const char* stop = std::min(
-                    {next_cr.next(p, end), next_lf.next(p, end), next_nul.next(p, end)});
+                const char* stop =
+                    std::min({next_cr.next(p, end), next_lf.next(p, end), next_nul.next(p, end)});
                 if (stop > p) {
                     content(p, static_cast<std::size_t>(stop - p));
                     p = stop;

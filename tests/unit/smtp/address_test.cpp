@@ -76,9 +76,9 @@ TEST(ParsePath, DotStringAtext) {
 }
 
 TEST(ParsePath, DotStringErrors) {
-    for (const char* in : {"<.a@x>", "<a.@x>", "<a..b@x>", "<a b@x>", "<a(b)@x>", "<a,b@x>",
-                           "<a[b@x>", "<a\\b@x>", "<@x>", "<a\"b\"@x>", "<a:b@x>", "<a;b@x>",
-                           "<a<b@x>", "<a\x7f@x>", "<a\t@x>"}) {
+    for (const char* in :
+         {"<.a@x>", "<a.@x>", "<a..b@x>", "<a b@x>", "<a(b)@x>", "<a,b@x>", "<a[b@x>", "<a\\b@x>",
+          "<@x>", "<a\"b\"@x>", "<a:b@x>", "<a;b@x>", "<a<b@x>", "<a\x7f@x>", "<a\t@x>"}) {
         EXPECT_EQ(reject(in), AddressError::syntax) << in;
     }
 }
@@ -105,9 +105,9 @@ TEST(ParsePath, QuotedLocalPart) {
 }
 
 TEST(ParsePath, QuotedLocalPartErrors) {
-    for (const char* in : {"<\"abc@x>", "<\"a\"b@x>", "<\"a\tb\"@x>", "<\"a\\\tb\"@x>",
-                           "<\"a\x7f\"@x>", "<\"a\\\x7f\"@x>", "<\"abc\\\"@x>", "<\"a\"\"b\"@x>",
-                           "<\"a\".b@x>"}) {
+    for (const char* in :
+         {"<\"abc@x>", "<\"a\"b@x>", "<\"a\tb\"@x>", "<\"a\\\tb\"@x>", "<\"a\x7f\"@x>",
+          "<\"a\\\x7f\"@x>", "<\"abc\\\"@x>", "<\"a\"\"b\"@x>", "<\"a\".b@x>"}) {
         EXPECT_EQ(reject(in), AddressError::syntax) << in;
     }
 }
@@ -144,11 +144,11 @@ TEST(ParsePath, Ipv4Literals) {
     accept("<a@[0.0.0.0]>");
     accept("<a@[255.255.255.255]>");
     accept("<a@[001.02.3.4]>");  // Snum = 1*3DIGIT
-    for (const char* in : {"<a@[256.1.1.1]>", "<a@[1.2.3]>", "<a@[1.2.3.4.5]>", "<a@[1234.1.1.1]>",
-                           "<a@[]>", "<a@[1.2.3.4>", "<a@[ 1.2.3.4]>", "<a@[1.2.3.4 ]>",
-                           "<a@[1.2.3.]>", "<a@[.1.2.3]>", "<a@[1..2.3]>", "<a@[a.b.c.d]>",
-                           "<a@[1.2.3.4]x>", "<a@[1.2.3.4].com>", "<a@x.[1.2.3.4]>",
-                           "<a@[-1.2.3.4]>"}) {
+    for (const char* in :
+         {"<a@[256.1.1.1]>", "<a@[1.2.3]>", "<a@[1.2.3.4.5]>", "<a@[1234.1.1.1]>", "<a@[]>",
+          "<a@[1.2.3.4>", "<a@[ 1.2.3.4]>", "<a@[1.2.3.4 ]>", "<a@[1.2.3.]>", "<a@[.1.2.3]>",
+          "<a@[1..2.3]>", "<a@[a.b.c.d]>", "<a@[1.2.3.4]x>", "<a@[1.2.3.4].com>", "<a@x.[1.2.3.4]>",
+          "<a@[-1.2.3.4]>"}) {
         EXPECT_EQ(reject(in), AddressError::syntax) << in;
     }
 }
@@ -164,25 +164,25 @@ TEST(ParsePath, Ipv6Literals) {
         EXPECT_TRUE(m.domain_is_literal);
     }
     for (const char* lit : {
-             "IPv6:1:2:3:4:5:6:7",           // 7 groups, no "::"
-             "IPv6:1:2:3:4:5:6:7:8:9",       // 9 groups
-             "IPv6:1::2::3",                 // two "::"
-             "IPv6:1:::2",                   // ":::"
-             "IPv6:12345::1",                // 5 hex digits
-             "IPv6:g::1",                    // not hex
-             "IPv6:1:2:3:4:5:6:7::",         // "::" for a single group (RFC 5321 forbids)
-             "IPv6::1:2:3:4:5:6:7:8",        // "::" beside 8 groups
-             "IPv6::1",                      // single leading colon
-             "IPv6:1:",                      // trailing colon
-             "IPv6:::1:",                    // trailing colon after "::"
-             "IPv6:1.2.3.4",                 // IPv4 alone
-             "IPv6:1:2:3:4:5::1.2.3.4",      // 7 groups with the IPv4 part beside "::"
-             "IPv6:1:2:3:4:5:6:7:1.2.3.4",   // 9 groups
-             "IPv6:1:2:3:4:5:1.2.3.4",       // 7 groups, no "::"
-             "IPv6:::1.2.3",                 // bad IPv4 tail
-             "IPv6:1.2.3.4::",               // IPv4 not at the end
-             "IPv6:",                        // empty
-             "IPv6:1:2:3:4:5:6:7:8 ",        // space
+             "IPv6:1:2:3:4:5:6:7",          // 7 groups, no "::"
+             "IPv6:1:2:3:4:5:6:7:8:9",      // 9 groups
+             "IPv6:1::2::3",                // two "::"
+             "IPv6:1:::2",                  // ":::"
+             "IPv6:12345::1",               // 5 hex digits
+             "IPv6:g::1",                   // not hex
+             "IPv6:1:2:3:4:5:6:7::",        // "::" for a single group (RFC 5321 forbids)
+             "IPv6::1:2:3:4:5:6:7:8",       // "::" beside 8 groups
+             "IPv6::1",                     // single leading colon
+             "IPv6:1:",                     // trailing colon
+             "IPv6:::1:",                   // trailing colon after "::"
+             "IPv6:1.2.3.4",                // IPv4 alone
+             "IPv6:1:2:3:4:5::1.2.3.4",     // 7 groups with the IPv4 part beside "::"
+             "IPv6:1:2:3:4:5:6:7:1.2.3.4",  // 9 groups
+             "IPv6:1:2:3:4:5:1.2.3.4",      // 7 groups, no "::"
+             "IPv6:::1.2.3",                // bad IPv4 tail
+             "IPv6:1.2.3.4::",              // IPv4 not at the end
+             "IPv6:",                       // empty
+             "IPv6:1:2:3:4:5:6:7:8 ",       // space
          }) {
         std::string in = std::string("<a@[") + lit + "]>";
         EXPECT_EQ(reject(in), AddressError::syntax) << in;
@@ -195,8 +195,9 @@ TEST(ParsePath, GeneralAddressLiterals) {
     EXPECT_EQ(m.domain, "[x-tag:Some!Content~]");
     EXPECT_TRUE(m.domain_is_literal);
     accept("<a@[-x1:a:b:c]>");  // Ldh-str may start with '-'
-    for (const char* in : {"<a@[tag-:x]>", "<a@[tag:]>", "<a@[:x]>", "<a@[tag:a\\b]>",
-                           "<a@[tag:a[b]>", "<a@[tag:a b]>", "<a@[ta_g:x]>", "<a@[tag:\xc3\xa9]>"}) {
+    for (const char* in :
+         {"<a@[tag-:x]>", "<a@[tag:]>", "<a@[:x]>", "<a@[tag:a\\b]>", "<a@[tag:a[b]>",
+          "<a@[tag:a b]>", "<a@[ta_g:x]>", "<a@[tag:\xc3\xa9]>"}) {
         EXPECT_EQ(reject(in), AddressError::syntax) << in;
     }
 }
@@ -296,17 +297,20 @@ TEST(ParsePath, PathLimit) {
 }
 
 TEST(ParsePath, Utf8) {
-    Mailbox m = accept("<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a>");
+    Mailbox m =
+        accept("<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a>");
     EXPECT_TRUE(m.utf8);
     EXPECT_EQ(m.local, "\xe7\x94\xa8\xe6\x88\xb7");
     EXPECT_EQ(m.domain, "\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a");
 
     m = accept("<j\xc3\xb6rg@Example.COM>");
     EXPECT_TRUE(m.utf8);
-    m = accept("<a@B\xc3\x9c"
-               "CHER.De>");  // "BÜCHER.De": ASCII lower-cased, UTF-8 left alone
-    EXPECT_EQ(m.domain, "b\xc3\x9c"
-                        "cher.de");
+    m = accept(
+        "<a@B\xc3\x9c"
+        "CHER.De>");  // "BÜCHER.De": ASCII lower-cased, UTF-8 left alone
+    EXPECT_EQ(m.domain,
+              "b\xc3\x9c"
+              "cher.de");
     EXPECT_TRUE(m.utf8);
     EXPECT_TRUE(accept("<\"\xc3\xa9 x\"@x>").utf8);  // UTF-8 in a quoted string
     EXPECT_TRUE(accept("<a@\xc3\xbc-x.de>").utf8);
@@ -387,7 +391,8 @@ TEST(Utf8, AgreesWithCodePointDefinition) {
                 unsigned char s[4] = {static_cast<unsigned char>(a), static_cast<unsigned char>(b),
                                       static_cast<unsigned char>(c), 0xbf};
                 std::string_view v(reinterpret_cast<const char*>(s), 4);
-                ASSERT_EQ(utf8_sequence_length(v), reference_len(s, 4)) << a << " " << b << " " << c;
+                ASSERT_EQ(utf8_sequence_length(v), reference_len(s, 4))
+                    << a << " " << b << " " << c;
             }
         }
     }
@@ -404,7 +409,8 @@ TEST(ParsePath, RandomInputsKeepInvariants) {
         std::string in = rng() % 2 ? "<" : "";
         std::size_t n = rng() % 16;
         for (std::size_t i = 0; i < n; ++i) {
-            in += rng() % 3 ? std::string(1, "abc"[rng() % 3]) : std::string(1, alphabet[rng() % alphabet.size()]);
+            in += rng() % 3 ? std::string(1, "abc"[rng() % 3])
+                            : std::string(1, alphabet[rng() % alphabet.size()]);
         }
         if (rng() % 2) in += ">";
         PathResult r = parse_path(in, rng() % 2, rng() % 2);

@@ -14,10 +14,10 @@ using namespace std::string_literals;
 
 TEST(ParseCommand, EveryVerbCaseInsensitive) {
     const std::pair<const char*, Verb> verbs[] = {
-        {"HELO", Verb::helo}, {"EHLO", Verb::ehlo}, {"MAIL", Verb::mail},
-        {"RCPT", Verb::rcpt}, {"DATA", Verb::data}, {"BDAT", Verb::bdat},
-        {"RSET", Verb::rset}, {"NOOP", Verb::noop}, {"QUIT", Verb::quit},
-        {"VRFY", Verb::vrfy}, {"EXPN", Verb::expn}, {"HELP", Verb::help},
+        {"HELO", Verb::helo},         {"EHLO", Verb::ehlo}, {"MAIL", Verb::mail},
+        {"RCPT", Verb::rcpt},         {"DATA", Verb::data}, {"BDAT", Verb::bdat},
+        {"RSET", Verb::rset},         {"NOOP", Verb::noop}, {"QUIT", Verb::quit},
+        {"VRFY", Verb::vrfy},         {"EXPN", Verb::expn}, {"HELP", Verb::help},
         {"STARTTLS", Verb::starttls}, {"AUTH", Verb::auth},
     };
     for (auto [name, verb] : verbs) {
@@ -65,8 +65,9 @@ TEST(ParseCommand, Arguments) {
 }
 
 TEST(ParseCommand, UnknownVerbs) {
-    for (const std::string& line : std::initializer_list<std::string>{"", " ", " MAIL FROM:<a@b>", "MAIL\tFROM:<a@b>", "XYZZY", "MAILFROM:<a>",
-                             "HTTP/1.1", "\x80\x81", "MA\0IL"s}) {
+    for (const std::string& line : std::initializer_list<std::string>{
+             "", " ", " MAIL FROM:<a@b>", "MAIL\tFROM:<a@b>", "XYZZY", "MAILFROM:<a>", "HTTP/1.1",
+             "\x80\x81", "MA\0IL"s}) {
         Command c = parse_command(line);
         EXPECT_EQ(c.verb, Verb::unknown) << line;
     }
@@ -142,8 +143,17 @@ TEST(ParseMailArgs, Params) {
 
 TEST(ParseMailArgs, SyntaxErrors) {
     for (const std::string& args : std::initializer_list<std::string>{
-             "", "FROM", "FROM:", "FROM: ", "TO:<a@b>", "FROM <a@b>", "FROM:a@b", "FROM:  <a@b>",
-             "FROM:\t<a@b>", " FROM:<a@b>", "FROMX:<a@b>",
+             "",
+             "FROM",
+             "FROM:",
+             "FROM: ",
+             "TO:<a@b>",
+             "FROM <a@b>",
+             "FROM:a@b",
+             "FROM:  <a@b>",
+             "FROM:\t<a@b>",
+             " FROM:<a@b>",
+             "FROMX:<a@b>",
              "FROM:<a@b>SIZE=1",     // no SP before the parameter
              "FROM:<a@b> SIZE=",     // empty value
              "FROM:<a@b> =1",        // empty keyword
@@ -154,9 +164,9 @@ TEST(ParseMailArgs, SyntaxErrors) {
              "FROM:<a@b>\tSIZE=1",
              "FROM:<a@b> A=\x7f",
              "FROM:<a@b> A=\x01",
-             "FROM:<a@b> A=\xff",          // invalid UTF-8 in a value
-             "FROM:<a@b> A=\xc3",          // truncated UTF-8
-             "FROM:<a@b> \xc3\xa9=1",      // keywords are ASCII
+             "FROM:<a@b> A=\xff",      // invalid UTF-8 in a value
+             "FROM:<a@b> A=\xc3",      // truncated UTF-8
+             "FROM:<a@b> \xc3\xa9=1",  // keywords are ASCII
              "FROM:<a@b> A=b\0c"s,
          }) {
         mail_bad(args, ArgError::syntax);
@@ -175,7 +185,8 @@ TEST(ParseMailArgs, AddressErrors) {
 }
 
 TEST(ParseRcptArgs, Basic) {
-    PathArgsResult r = parse_rcpt_args("TO:<User@Example.ORG> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u+40x");
+    PathArgsResult r =
+        parse_rcpt_args("TO:<User@Example.ORG> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;u+40x");
     ASSERT_TRUE(r.args);
     EXPECT_EQ(r.args->path.mailbox.str(), "User@example.org");
     ASSERT_EQ(r.args->params.size(), 2u);
@@ -209,8 +220,9 @@ TEST(DecodeXtext, Valid) {
 }
 
 TEST(DecodeXtext, Invalid) {
-    for (const std::string& s : std::initializer_list<std::string>{"+", "+2", "a+2", "+2b", "+g0", "+G0", "a=b", "a b", "a\x7f", "\x80",
-                          "\xc3\xa9", "a\tb", "+ 20", "a\0b"s, "++20"}) {
+    for (const std::string& s : std::initializer_list<std::string>{
+             "+", "+2", "a+2", "+2b", "+g0", "+G0", "a=b", "a b", "a\x7f", "\x80", "\xc3\xa9",
+             "a\tb", "+ 20", "a\0b"s, "++20"}) {
         EXPECT_FALSE(decode_xtext(s).has_value()) << s;
     }
 }

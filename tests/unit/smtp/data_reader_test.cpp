@@ -1,4 +1,4 @@
-// data_reader_test.cpp: tests for the DATA-phase reader (end of data, unstuffing, limits, smuggling).
+// data_reader_test.cpp: DATA-phase reader tests (end of data, unstuffing, limits, smuggling).
 //
 // Every input is fed whole, byte by byte and split at every point (short inputs), and must give the
 // same result each way. A randomized differential test compares the reader against a reference that
@@ -53,9 +53,9 @@ std::string escape(std::string_view s) {
 }
 
 void PrintTo(const Outcome& o, std::ostream* os) {
-    *os << "{consumed=" << o.consumed << " done=" << o.done << " bare=" << o.bare << " nul=" << o.nul
-        << " too_big=" << o.too_big << " line_too_long=" << o.line_too_long << " size=" << o.size
-        << " data=\"" << escape(o.data) << "\"}";
+    *os << "{consumed=" << o.consumed << " done=" << o.done << " bare=" << o.bare
+        << " nul=" << o.nul << " too_big=" << o.too_big << " line_too_long=" << o.line_too_long
+        << " size=" << o.size << " data=\"" << escape(o.data) << "\"}";
 }
 
 // Feeds `in` in chunks that end at `cuts` (ascending) and at the end of the input.
@@ -113,8 +113,8 @@ Outcome feed_every_way(std::string_view in, Limits lim = {}) {
     return whole;
 }
 
-// A straightforward model: the end is the first "\r\n.\r\n" in "\r\n" + input; the text before it is
-// split at every CRLF; each line loses one leading dot and is then checked for CR, LF and NUL.
+// A straightforward model: the end is the first "\r\n.\r\n" in "\r\n" + input; the text before it
+// is split at every CRLF; each line loses one leading dot and is then checked for CR, LF and NUL.
 Outcome reference(std::string_view in, Limits lim) {
     Outcome o;
     std::string prefixed = "\r\n" + std::string(in);
@@ -234,9 +234,9 @@ TEST(DataReader, DotFollowedByCrCrLfIsBareCrNotEnd) {
     EXPECT_EQ(o.data, "");
 }
 
-// The SMTP smuggling sequences (RFC 5321 4.5.2 read strictly): none of them may end the data. Each is
-// followed by a smuggled second message and then the real end; the reader must consume exactly up to
-// the real end and flag the message.
+// The SMTP smuggling sequences (RFC 5321 4.5.2 read strictly): none of them may end the data. Each
+// is followed by a smuggled second message and then the real end; the reader must consume exactly
+// up to the real end and flag the message.
 struct Smuggle {
     const char* name;
     std::string seq;
@@ -270,18 +270,19 @@ TEST_P(DataReaderSmuggling, DoesNotEndDataAndIsFlagged) {
     EXPECT_EQ(partial.nul, s.nul);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Sequences, DataReaderSmuggling,
-    testing::Values(Smuggle{"lf_dot_lf", "\n.\n", true, false},
-                    Smuggle{"lf_dot_crlf", "\n.\r\n", true, false},
-                    Smuggle{"cr_dot_crlf", "\r.\r\n", true, false},
-                    Smuggle{"crlf_dot_lf", "\r\n.\n", true, false},
-                    Smuggle{"crlf_dot_cr", "\r\n.\r", true, false},
-                    Smuggle{"cr_dot_cr", "\r.\r", true, false},
-                    Smuggle{"crlf_nul_dot_crlf", "\r\n\0.\r\n"s, false, true},
-                    Smuggle{"crlf_dot_nul_crlf", "\r\n.\0\r\n"s, false, true},
-                    Smuggle{"crlf_dot_cr_cr_lf", "\r\n.\r\r\n", true, false}),
-    [](const testing::TestParamInfo<Smuggle>& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Sequences, DataReaderSmuggling,
+                         testing::Values(Smuggle{"lf_dot_lf", "\n.\n", true, false},
+                                         Smuggle{"lf_dot_crlf", "\n.\r\n", true, false},
+                                         Smuggle{"cr_dot_crlf", "\r.\r\n", true, false},
+                                         Smuggle{"crlf_dot_lf", "\r\n.\n", true, false},
+                                         Smuggle{"crlf_dot_cr", "\r\n.\r", true, false},
+                                         Smuggle{"cr_dot_cr", "\r.\r", true, false},
+                                         Smuggle{"crlf_nul_dot_crlf", "\r\n\0.\r\n"s, false, true},
+                                         Smuggle{"crlf_dot_nul_crlf", "\r\n.\0\r\n"s, false, true},
+                                         Smuggle{"crlf_dot_cr_cr_lf", "\r\n.\r\r\n", true, false}),
+                         [](const testing::TestParamInfo<Smuggle>& info) {
+                             return std::string(info.param.name);
+                         });
 
 TEST(DataReader, CrlfSpaceDotIsOrdinaryText) {
     // " ." at line start is text, and the message stays valid.
@@ -433,8 +434,10 @@ TEST(DataReader, ReferenceAgreesOnKnownCases) {
 
 TEST(DataReader, RandomizedDifferentialAgainstReference) {
     const std::vector<std::string> pieces = {
-        "a",  "b",    ".",     "..",    "\r",   "\n",        "\r\n",  "\0"s,  "\r\n.",
-        ".\r", "\r\n.\r\n", "\n.\n", "\r.\r\n", "\r\n.\n", "xxxxxxxxxxxxxxxx", " ", "\r\n..",
+        "a",         "b",      ".",       "..",      "\r",
+        "\n",        "\r\n",   "\0"s,     "\r\n.",   ".\r",
+        "\r\n.\r\n", "\n.\n",  "\r.\r\n", "\r\n.\n", "xxxxxxxxxxxxxxxx",
+        " ",         "\r\n..",
     };
     std::mt19937 rng(12345);
     for (int iter = 0; iter < 20000; ++iter) {

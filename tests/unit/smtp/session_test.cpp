@@ -114,7 +114,9 @@ TEST(Session, EhloAdvertisesExtensions) {
     auto o = d.run_both("EHLO client.test\r\n");
     for (const char* ext : {"PIPELINING", "SIZE 26214400", "8BITMIME", "ENHANCEDSTATUSCODES",
                             "SMTPUTF8", "CHUNKING", "BINARYMIME"})
-        EXPECT_NE(o.replies.find(std::string("250-") + ext), std::string::npos) << ext;
+        EXPECT_TRUE(o.replies.find(std::string("250-") + ext + "\r\n") != std::string::npos ||
+                    o.replies.find(std::string("250 ") + ext + "\r\n") != std::string::npos)
+            << ext;
     EXPECT_EQ(o.replies.find("DSN"), std::string::npos);
 }
 

@@ -5,6 +5,7 @@
 #include "spool/spool.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -634,13 +635,26 @@ TEST(SpoolRecover, FileWithWrongIdInsideIsCorrupt) {
 
 // ---- throughput (run with --gtest_also_run_disabled_tests) --------------------------------------
 
-double commits_per_second(const stdfs::path& dir, int committers, unsigned sync_threads,
-                          std::chrono::milliseconds duration) {
+struct BenchPoint {
+    double per_second;
+    double cpu_us_per_commit;  // whole process (committer threads included), user + system
+};
+
+double cpu_seconds() {
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + tv.tv_usec / 1e6; };
+    return secs(ru.ru_utime) + secs(ru.ru_stime);
+}
+
+BenchPoint measure_commits(const stdfs::path& dir, int committers, unsigned sync_threads,
+                           std::chrono::milliseconds duration) {
     Spool s({dir, sync_threads, nullptr});
     std::atomic<bool> stop{false};
     std::atomic<long> total{0};
     std::vector<std::thread> threads;
-    auto start = std::chrono::steady_clock::now();
+    const double cpu0 = cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < committers; ++i) {
         threads.emplace_back([&] {
             while (!stop.load(std::memory_order_relaxed)) {
@@ -652,24 +666,70 @@ double commits_per_second(const stdfs::path& dir, int committers, unsigned sync_
     std::this_thread::sleep_for(duration);
     stop = true;
     for (auto& th : threads) th.join();
-    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    return static_cast<double>(total.load()) / secs;
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double n = static_cast<double>(std::max(1L, total.load()));
+    return {n / secs, (cpu_seconds() - cpu0) * 1e6 / n};
+}
+
+// Baseline for the same run: each committer does the whole protocol itself (write tmp, fsync,
+// rename, fsync queue/), with no shared directory fsync and no worker pool.
+BenchPoint measure_naive(const stdfs::path& dir, int committers,
+                         std::chrono::milliseconds duration) {
+    stdfs::create_directories(dir / "tmp");
+    stdfs::create_directories(dir / "queue");
+    PosixFileOps ops;
+    std::atomic<bool> stop{false};
+    std::atomic<long> total{0};
+    std::vector<std::thread> threads;
+    const double cpu0 = cpu_seconds();
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < committers; ++i) {
+        threads.emplace_back([&] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                auto m = make_message(1, 1024);
+                const std::string& id = m->envelope.queue_id;
+                const std::string tmp = (dir / "tmp" / id).string();
+                if (ops.write_file(tmp, encode(*m), true) == 0 &&
+                    ops.rename_file(tmp, (dir / "queue" / id).string()) == 0 &&
+                    ops.sync_dir((dir / "queue").string()) == 0) {
+                    ++total;
+                }
+            }
+        });
+    }
+    std::this_thread::sleep_for(duration);
+    stop = true;
+    for (auto& th : threads) th.join();
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double n = static_cast<double>(std::max(1L, total.load()));
+    return {n / secs, (cpu_seconds() - cpu0) * 1e6 / n};
 }
 
 TEST(SpoolBench, DISABLED_CommitsPerSecond) {
     const char* env = std::getenv("SLUICE_BENCH_MS");
     std::chrono::milliseconds duration(env ? std::atoi(env) : 3000);
-    std::printf("1 KiB messages, 1 recipient, %lld ms per point (spool on /tmp)\n",
+    std::printf("1 KiB messages, 1 recipient, %lld ms per point, spool under /tmp\n",
                 static_cast<long long>(duration.count()));
-    std::printf("%-12s %-13s %s\n", "committers", "sync_threads", "commits/s");
+    std::printf("%-11s %-13s %-10s %s\n", "committers", "sync_threads", "commits/s",
+                "CPU us/commit");
     for (unsigned threads : {8u, 4u, 16u}) {
         for (int committers : {1, 8, 50}) {
             if (threads != 8 && committers != 50) continue;
             TempDir t;
-            double rate = commits_per_second(t.path(), committers, threads, duration);
-            std::printf("%-12d %-13u %.0f\n", committers, threads, rate);
+            BenchPoint p = measure_commits(t.path(), committers, threads, duration);
+            std::printf("%-11d %-13u %-10.0f %.0f\n", committers, threads, p.per_second,
+                        p.cpu_us_per_commit);
             std::fflush(stdout);
         }
+    }
+    for (int committers : {1, 8, 50}) {
+        TempDir t;
+        BenchPoint p = measure_naive(t.path(), committers, duration);
+        std::printf("%-11d %-13s %-10.0f %.0f\n", committers, "naive", p.per_second,
+                    p.cpu_us_per_commit);
+        std::fflush(stdout);
     }
 }
 
