@@ -57,6 +57,7 @@ enum class DenyAction { reject, drop };
 struct Access {
     CidrList allow;  // empty = everyone not denied
     CidrList deny;   // checked first
+    CidrList trusted;  // may relay to any domain (empty by default: nobody relays)
     DenyAction deny_action = DenyAction::reject;
 };
 

@@ -326,7 +326,7 @@ void Loader::load_timeouts(const toml::table& t, Timeouts& out) const {
 
 void Loader::load_access(const toml::table& t, Access& out) const {
     const std::string p = "access";
-    check_keys(t, p, {"allow", "deny", "deny_action"});
+    check_keys(t, p, {"allow", "deny", "deny_action", "trusted"});
     const auto list = [&](std::string_view name, CidrList& into) {
         const toml::node* n = t.get(name);
         if (n == nullptr) return;
@@ -344,6 +344,7 @@ void Loader::load_access(const toml::table& t, Access& out) const {
     };
     list("allow", out.allow);
     list("deny", out.deny);
+    list("trusted", out.trusted);
     if (const auto a = string(t, p, "deny_action")) {
         if (*a == "reject")
             out.deny_action = DenyAction::reject;

@@ -1,10 +1,10 @@
-// async_commit.hpp: adapts Spool::commit (completion on a spool thread) to an Asio completion token,
-// so a session coroutine can `co_await async_commit(...)` and resume on its own executor. The event
-// loop never waits for the disk; it only gets the answer.
+// async_commit.hpp: adapts Spool::commit (completion on a spool thread) to an Asio completion
+// token, so a session coroutine can `co_await async_commit(...)` and resume on its own executor.
+// The event loop never waits for the disk; it only gets the answer.
 #pragma once
 
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>

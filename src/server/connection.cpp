@@ -1,13 +1,13 @@
 // connection.cpp: the per-connection coroutine (see connection.hpp).
 #include "server/connection.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include <cerrno>
 
@@ -74,6 +74,8 @@ asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool
     started_ = clock::now();
     session_deadline_ = started_ + ctx_.cfg.timeouts.session;
     deadline_ = session_deadline_;
+    if (auto ip = IpAddress::parse(client_ip_))
+        rcpt_ctx_.relay_allowed = ctx_.cfg.access.trusted.contains(*ip);
     log::info("connect", {{"session", id_},
                           {"ip", client_ip_},
                           {"port", static_cast<unsigned>(client_port_)},
@@ -96,7 +98,8 @@ asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     if (release_slot) ctx_.limits.release(client_ip_);
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
+    auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     log::info("disconnect", {{"session", id_},
                              {"ip", client_ip_},
                              {"duration_ms", static_cast<long long>(ms)},
@@ -199,8 +202,8 @@ asio::awaitable<void> Connection::serve() {
                 in_message_ = in_msg;
                 set_deadline(in_msg ? ctx_.cfg.timeouts.data_block : ctx_.cfg.timeouts.command);
                 reading_ = true;
-                auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buf.get(), kReadBuffer),
-                                                                as_tuple_awaitable);
+                auto [ec, n] = co_await socket_.async_read_some(
+                    asio::buffer(buf.get(), kReadBuffer), as_tuple_awaitable);
                 reading_ = false;
                 if (ec) {
                     if (timed_out_) {
@@ -219,9 +222,9 @@ asio::awaitable<void> Connection::serve() {
                         double secs = std::chrono::duration<double>(elapsed).count();
                         if (static_cast<double>(message_bytes_) / secs <
                             static_cast<double>(ctx_.cfg.limits.min_data_rate)) {
-                            session_.abort({421, "4.4.2",
-                                            fmt::format("{} Error: data rate too low",
-                                                        ctx_.cfg.hostname)});
+                            session_.abort(
+                                {421, "4.4.2",
+                                 fmt::format("{} Error: data rate too low", ctx_.cfg.hostname)});
                             close_reason_ = "slow_data";
                             continue;
                         }
@@ -231,7 +234,8 @@ asio::awaitable<void> Connection::serve() {
                 break;
             }
             case smtp::Event::check_recipient:
-                session_.recipient_verdict(check_recipient(ctx_.router, session_.pending_recipient()));
+                session_.recipient_verdict(
+                    check_recipient(ctx_.router, session_.pending_recipient(), rcpt_ctx_));
                 break;
             case smtp::Event::commit: {
                 auto& pm = session_.pending_message();

@@ -3,10 +3,11 @@
 // deadlines (per command, per data block, per session) and the minimum data rate.
 //
 // A watchdog coroutine holds the deadline: a read does not arm a timer of its own, it only moves
-// the deadline forward, which keeps a connection cheap (10,000 idle ones must fit in little memory).
+// the deadline forward, which keeps a connection cheap (10,000 idle ones must fit in little
+// memory).
 //
-// SECURITY: everything read from the socket goes to the Session, which validates it; this layer only
-// bounds time and memory (fixed read buffer, no unbounded queues).
+// SECURITY: everything read from the socket goes to the Session, which validates it; this layer
+// only bounds time and memory (fixed read buffer, no unbounded queues).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -17,12 +18,13 @@
 #include <string>
 
 #include "server/context.hpp"
+#include "server/recipient_check.hpp"
 #include "smtp/session.hpp"
 
 namespace sluice::server {
 
 class Connection : public std::enable_shared_from_this<Connection> {
-public:
+  public:
     // `admitted` false: the connection is over a limit or denied; `refusal` is what to say.
     Connection(boost::asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
                std::string client_ip, std::uint16_t client_port);
@@ -36,7 +38,7 @@ public:
     // force: 421 even inside a transaction (nothing unacknowledged is ever kept).
     void request_shutdown(bool force);
 
-private:
+  private:
     using clock = std::chrono::steady_clock;
 
     boost::asio::awaitable<void> serve();
@@ -68,6 +70,7 @@ private:
     clock::time_point message_started_;
     std::size_t message_bytes_ = 0;
     std::string close_reason_ = "quit";
+    RecipientContext rcpt_ctx_;
 };
 
 }  // namespace sluice::server

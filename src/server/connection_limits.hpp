@@ -10,7 +10,7 @@
 namespace sluice::server {
 
 class ConnectionLimits {
-public:
+  public:
     enum class Admit { ok, total_full, ip_full };
 
     ConnectionLimits(std::size_t total, std::size_t per_ip) : total_(total), per_ip_(per_ip) {}
@@ -20,7 +20,7 @@ public:
     void release(const std::string& ip);
     std::size_t active() const;
 
-private:
+  private:
     mutable std::mutex mu_;
     std::size_t total_;
     std::size_t per_ip_;

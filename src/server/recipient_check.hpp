@@ -1,7 +1,7 @@
 // recipient_check.hpp: the RCPT TO decision. Local recipients are accepted, unknown local users are
 // refused at RCPT time (550 5.1.1, so we never accept and bounce later: no backscatter), and every
-// other domain is relay-denied (550 5.7.1): relaying arrives with trusted networks and AUTH later, and
-// the default is never an open relay.
+// other domain is relay-denied (550 5.7.1) unless the client may relay (trusted network; AUTH
+// later). The default trusts nobody: never an open relay.
 #pragma once
 
 #include "delivery/local_router.hpp"
@@ -10,6 +10,12 @@
 
 namespace sluice::server {
 
-smtp::Reply check_recipient(const delivery::LocalRouter& router, const smtp::Mailbox& rcpt);
+// What the session knows about the client when it names a recipient.
+struct RecipientContext {
+    bool relay_allowed = false;  // trusted network (later: authenticated user)
+};
+
+smtp::Reply check_recipient(const delivery::LocalRouter& router, const smtp::Mailbox& rcpt,
+                            const RecipientContext& ctx);
 
 }  // namespace sluice::server

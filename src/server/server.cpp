@@ -1,6 +1,7 @@
 // server.cpp: listeners, accept loops, shutdown (see server.hpp).
 #include "server/server.hpp"
 
+#include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,7 +13,6 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <fmt/format.h>
 
 #include <mutex>
 #include <set>
@@ -57,8 +57,8 @@ struct Server::Impl {
           io(static_cast<int>(cfg.workers)),
           spool(spool::Spool::Options{cfg.spool.dir, cfg.spool.sync_threads, nullptr}),
           router(cfg),
-          queue(queue::Options{cfg.delivery.workers, cfg.queue.retry_initial,
-                               cfg.queue.retry_max, cfg.queue.lifetime, cfg.hostname,
+          queue(queue::Options{cfg.delivery.workers, cfg.queue.retry_initial, cfg.queue.retry_max,
+                               cfg.queue.lifetime, cfg.hostname,
                                cfg.delivery.maildir_line_endings == config::LineEndings::lf},
                 spool, router),
           limits(cfg.limits.connections, cfg.limits.connections_per_ip),
@@ -69,7 +69,9 @@ struct Server::Impl {
         for (const auto& l : cfg.listeners) {
             boost::system::error_code ec;
             auto addr = asio::ip::make_address(l.address, ec);
-            if (ec) throw std::runtime_error(fmt::format("listener {}: bad address {}", l.name, l.address));
+            if (ec)
+                throw std::runtime_error(
+                    fmt::format("listener {}: bad address {}", l.name, l.address));
             tcp::endpoint ep(addr, l.port);
             auto acc = std::make_unique<tcp::acceptor>(io);
             acc->open(ep.protocol(), ec);
@@ -123,21 +125,24 @@ struct Server::Impl {
             bool slot = false;
             if (!rejection) {
                 switch (limits.acquire(ip)) {
-                    case ConnectionLimits::Admit::ok: slot = true; break;
+                    case ConnectionLimits::Admit::ok:
+                        slot = true;
+                        break;
                     case ConnectionLimits::Admit::total_full:
-                        rejection = smtp::Reply{421, "4.7.0",
-                                                fmt::format("{} Too many connections, try again later",
-                                                            cfg.hostname)};
+                        rejection = smtp::Reply{
+                            421, "4.7.0",
+                            fmt::format("{} Too many connections, try again later", cfg.hostname)};
                         break;
                     case ConnectionLimits::Admit::ip_full:
-                        rejection = smtp::Reply{421, "4.7.0",
-                                                fmt::format("{} Too many connections from your address",
-                                                            cfg.hostname)};
+                        rejection = smtp::Reply{
+                            421, "4.7.0",
+                            fmt::format("{} Too many connections from your address", cfg.hostname)};
                         break;
                 }
                 if (rejection) {
                     // Over a limit: say why and hang up, without a session.
-                    log::warn("reject", {{"ip", ip}, {"listener", l.name}, {"reply", rejection->text}});
+                    log::warn("reject",
+                              {{"ip", ip}, {"listener", l.name}, {"reply", rejection->text}});
                     auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
                     auto s = std::make_shared<tcp::socket>(std::move(sock));
                     asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});
@@ -149,13 +154,14 @@ struct Server::Impl {
                 std::lock_guard lock(conns_mu);
                 conns.insert(conn);
             }
-            asio::co_spawn(conn->get_executor(),
-                           [this, conn, rejection, slot]() -> asio::awaitable<void> {
-                               co_await conn->run(rejection, slot);
-                               std::lock_guard lock(conns_mu);
-                               conns.erase(conn);
-                           },
-                           asio::detached);
+            asio::co_spawn(
+                conn->get_executor(),
+                [this, conn, rejection, slot]() -> asio::awaitable<void> {
+                    co_await conn->run(rejection, slot);
+                    std::lock_guard lock(conns_mu);
+                    conns.erase(conn);
+                },
+                asio::detached);
         }
     }
 
@@ -198,12 +204,14 @@ void Server::run() {
     Impl& s = *impl_;
     s.bind_listeners();
     auto recovered = s.spool.recover();
-    log::info("spool_recovered", {{"messages", recovered.size()}, {"dir", s.cfg.spool.dir.string()}});
+    log::info("spool_recovered",
+              {{"messages", recovered.size()}, {"dir", s.cfg.spool.dir.string()}});
     s.queue.start(std::move(recovered));
 
     for (std::size_t i = 0; i < s.acceptors.size(); ++i) {
         const auto& l = s.cfg.listeners[i];
-        log::info("listening", {{"listener", l.name}, {"address", l.address},
+        log::info("listening", {{"listener", l.name},
+                                {"address", l.address},
                                 {"port", static_cast<unsigned>(l.port)}});
         asio::co_spawn(s.io, s.accept_loop(*s.acceptors[i], l), asio::detached);
     }

@@ -1,8 +1,9 @@
 // server.hpp: the running MTA: listeners, connections, spool, queue manager and signal handling.
 //
 // Start-up order: bind every listener (so a port conflict fails before anything else happens),
-// recover the spool, start delivery, then accept. SIGTERM/SIGINT: stop accepting, let transactions in
-// flight finish (or 421 them after timeouts.shutdown_grace), let deliveries in progress finish, exit.
+// recover the spool, start delivery, then accept. SIGTERM/SIGINT: stop accepting, let transactions
+// in flight finish (or 421 them after timeouts.shutdown_grace), let deliveries in progress finish,
+// exit.
 #pragma once
 
 #include <memory>
@@ -12,14 +13,14 @@
 namespace sluice::server {
 
 class Server {
-public:
+  public:
     explicit Server(config::Config cfg);
     ~Server();
 
     // Blocks until shutdown. Throws std::runtime_error when a listener cannot be bound.
     void run();
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
