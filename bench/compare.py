@@ -1,0 +1,370 @@
+#!/usr/bin/python3
+"""Side-by-side benchmark: Sluice vs Postfix (and smtp-sink as the protocol ceiling), in one run.
+
+Builds Sluice in Release, sets up a private Postfix instance (its own config, queue and Maildir
+directories under the work dir, loopback ports only), and drives each server in turns (A B C A B C)
+with Postfix's smtp-source. For each workload and server it reports: accepted messages/s,
+end-to-end messages/s (until every copy is in a Maildir), p50/p99 end-of-data-to-250 latency (from
+bench/loadgen, a separate pass), CPU seconds per 1,000 messages, and peak RSS.
+
+Usage (as root, on the benchmark machine):
+    bench/compare.py [--runs 3] [--quick] [--out bench/results.json]
+Results are printed as a Markdown table for docs/benchmarks.md.
+"""
+import argparse
+import json
+import os
+import pathlib
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+WORK = pathlib.Path(os.environ.get("SLUICE_BENCH_DIR", "/tmp/sluice-bench"))
+CLK = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+POSTFIX_PROCS = {"master", "smtpd", "cleanup", "qmgr", "virtual", "trivial-rewrite", "anvil",
+                 "pickup", "tlsmgr", "proxymap", "bounce", "scache", "postlogd", "showq"}
+
+
+def sh(*cmd, check=True, **kw):
+    return subprocess.run(cmd, check=check, **kw)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                s.recv(64)
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("nothing listening on %d" % port)
+
+
+def proc_cpu(pid, children=True):
+    """utime+stime (+ reaped children's) of a process in seconds; 0 if gone."""
+    try:
+        f = open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    t = int(f[11]) + int(f[12])
+    if children:
+        t += int(f[13]) + int(f[14])
+    return t / CLK
+
+
+def proc_rss_kb(pid, field="VmHWM"):
+    try:
+        for line in open("/proc/%d/status" % pid):
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def postfix_pids():
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            comm = open("/proc/%s/comm" % d).read().strip()
+            exe = os.readlink("/proc/%s/exe" % d)
+        except OSError:
+            continue
+        if comm in POSTFIX_PROCS and "postfix" in exe:
+            out.append(int(d))
+    return out
+
+
+def count_files(root):
+    n = 0
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath.endswith("/new") or dirpath.endswith("/cur"):
+            n += len(filenames)
+    return n
+
+
+class Server:
+    name = "?"
+    maildir_root = None
+
+    def cpu(self):
+        return 0.0
+
+    def rss_kb(self):
+        return 0
+
+    def reset(self):
+        if self.maildir_root and self.maildir_root.exists():
+            shutil.rmtree(self.maildir_root)
+            self.maildir_root.mkdir(parents=True)
+
+
+class Sluice(Server):
+    name = "sluice"
+
+    def __init__(self, binary):
+        self.port = free_port()
+        self.dir = WORK / "sluice"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True)
+        self.maildir_root = self.dir / "data" / "mail"
+        cfg = self.dir / "sluice.toml"
+        cfg.write_text(f"""
+hostname = "bench.local"
+data_dir = "{self.dir}/data"
+[[listener]]
+name = "bench"
+address = "127.0.0.1:{self.port}"
+[limits]
+connections = 20000
+connections_per_ip = 20000
+[log]
+level = "info"
+file = "{self.dir}/sluice.log"
+[[domain]]
+name = "bench.test"
+any_user = true
+""")
+        self.proc = subprocess.Popen([binary, "serve", "--config", str(cfg)],
+                                     stderr=open(self.dir / "stderr", "w"))
+        wait_port(self.port)
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
+
+    def rss_kb(self):
+        return proc_rss_kb(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(30)
+
+
+class Postfix(Server):
+    name = "postfix"
+
+    def __init__(self):
+        self.port = free_port()
+        self.dir = WORK / "postfix"
+        sh("postfix", "-c", str(self.dir / "etc"), "stop", check=False, capture_output=True)
+        shutil.rmtree(self.dir, ignore_errors=True)
+        etc = self.dir / "etc"
+        etc.mkdir(parents=True)
+        self.maildir_root = self.dir / "mail"
+        self.maildir_root.mkdir()
+        (self.dir / "queue").mkdir()
+        (self.dir / "data").mkdir()
+        shutil.chown(self.dir / "data", "postfix")
+        shutil.chown(self.maildir_root, "nobody", "nogroup")
+        (etc / "main.cf").write_text(f"""
+compatibility_level = 3.6
+queue_directory = {self.dir}/queue
+data_directory = {self.dir}/data
+mail_owner = postfix
+myhostname = bench.local
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+alias_maps =
+alias_database =
+biff = no
+virtual_mailbox_domains = bench.test
+virtual_mailbox_base = {self.maildir_root}
+virtual_mailbox_maps = static:mailbox/
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+virtual_minimum_uid = 100
+default_process_limit = 200
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+maillog_file = {self.dir}/maillog
+maillog_file_prefixes = {WORK}
+""")
+        master = []
+        for line in open("/etc/postfix/master.cf"):
+            if line.startswith("smtp      inet"):
+                line = f"127.0.0.1:{self.port} inet n - n - - smtpd\n"
+            elif line and not line[0].isspace() and not line.startswith("#"):
+                parts = line.split()
+                if len(parts) >= 8:
+                    parts[4] = "n"  # no chroot: the private instance has no chroot tree
+                    line = " ".join(parts) + "\n"
+            master.append(line)
+        (etc / "master.cf").write_text("".join(master))
+        # Postfix only accepts -c for directories the default instance lists.
+        cur = sh("postconf", "-h", "alternate_config_directories", capture_output=True,
+                 text=True).stdout.strip()
+        if str(etc) not in cur:
+            sh("postconf", "-e", "alternate_config_directories = %s %s" % (cur, etc))
+        sh("postfix", "-c", str(etc), "start", capture_output=True)
+        wait_port(self.port)
+        self.master_pid = int(open(self.dir / "queue" / "pid" / "master.pid").read().split()[0])
+
+    def cpu(self):
+        # The master reaps its children, so its cutime/cstime hold every exited child's CPU.
+        total = proc_cpu(self.master_pid)
+        for pid in postfix_pids():
+            if pid != self.master_pid:
+                total += proc_cpu(pid, children=False)
+        return total
+
+    def rss_kb(self):
+        return sum(proc_rss_kb(p, "VmRSS") for p in postfix_pids())
+
+    def queue_empty(self):
+        for sub in ("incoming", "active", "deferred", "maildrop"):
+            for _, _, files in os.walk(self.dir / "queue" / sub):
+                if files:
+                    return False
+        return True
+
+    def stop(self):
+        sh("postfix", "-c", str(self.dir / "etc"), "stop", check=False, capture_output=True)
+
+
+class Sink(Server):
+    name = "smtp-sink"
+
+    def __init__(self):
+        self.port = free_port()
+        self.proc = subprocess.Popen(["smtp-sink", "-u", "nobody", "-c", "127.0.0.1:%d" % self.port, "4096"],
+                                     stdout=subprocess.DEVNULL)
+        wait_port(self.port)
+
+    def cpu(self):
+        return proc_cpu(self.proc.pid)
+
+    def rss_kb(self):
+        return proc_rss_kb(self.proc.pid)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(10)
+
+
+def run_once(server, wl, loadgen):
+    server.reset()
+    n, size, rcpts, reuse = wl["messages"], wl["size"], wl["rcpts"], wl["reuse"]
+    cpu0 = server.cpu()
+    t0 = time.monotonic()
+    cmd = ["smtp-source", "-s", "50", "-m", str(n), "-l", str(size), "-r", str(rcpts),
+           "-f", "bench@loadgen.test", "-t", "user@bench.test", "-M", "loadgen.test"]
+    if reuse:
+        cmd.append("-d")
+    cmd.append("127.0.0.1:%d" % server.port)
+    sh(*cmd, stdout=subprocess.DEVNULL, timeout=600)
+    t_accept = time.monotonic() - t0
+    expected = n * rcpts
+    t_e2e = None
+    if server.maildir_root is not None:
+        deadline = time.monotonic() + 300
+        while count_files(server.maildir_root) < expected:
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s: only %d of %d delivered" %
+                                   (server.name, count_files(server.maildir_root), expected))
+            time.sleep(0.02)
+        t_e2e = time.monotonic() - t0
+    cpu = server.cpu() - cpu0
+    # Latency pass: fewer messages, same concurrency, separate from the throughput numbers.
+    lat = json.loads(subprocess.run(
+        [loadgen, "--port", str(server.port), "--sessions", "50",
+         "--messages", str(max(500, n // 4)), "--size", str(size), "--rcpts", str(rcpts)] +
+        (["--reuse"] if reuse else []), capture_output=True, text=True, timeout=600).stdout)
+    return {
+        "accepted_per_s": n / t_accept,
+        "e2e_per_s": n / t_e2e if t_e2e else None,
+        "cpu_s_per_1000": cpu / n * 1000,
+        "p50_ms": lat["p50_ms"],
+        "p99_ms": lat["p99_ms"],
+        "rss_mb": server.rss_kb() / 1024,
+    }
+
+
+def median(rows, key):
+    vals = [r[key] for r in rows if r[key] is not None]
+    return statistics.median(vals) if vals else None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="smaller message counts")
+    ap.add_argument("--only", default="", help="comma-separated workload names")
+    ap.add_argument("--out", default=str(WORK / "results.json"))
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("compare.py runs Postfix and must run as root")
+
+    sh("bash", str(REPO / "scripts" / "setup.sh"))
+    sh("apt-get", "install", "-y", "-qq", "postfix", check=False, capture_output=True,
+       env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    sh("cmake", "--preset", "release", "-DSLUICE_BENCH=ON", cwd=REPO, stdout=subprocess.DEVNULL)
+    sh("cmake", "--build", "--preset", "release", "-j%d" % os.cpu_count(), cwd=REPO,
+       stdout=subprocess.DEVNULL)
+    binary = str(REPO / "build-release" / "apps" / "sluice" / "sluice")
+    loadgen = str(REPO / "build-release" / "bench" / "sluice-loadgen")
+
+    scale = 0.4 if args.quick else 1.0
+    workloads = [
+        dict(name="1k-newconn", size=1024, rcpts=1, reuse=False, messages=int(5000 * scale)),
+        dict(name="1k-reuse", size=1024, rcpts=1, reuse=True, messages=int(5000 * scale)),
+        dict(name="64k-newconn", size=65536, rcpts=1, reuse=False, messages=int(2000 * scale)),
+        dict(name="1k-10rcpt", size=1024, rcpts=10, reuse=False, messages=int(1000 * scale)),
+    ]
+    if args.only:
+        workloads = [w for w in workloads if w["name"] in args.only.split(",")]
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    servers = [Sluice(binary), Postfix(), Sink()]
+    results = {}
+    try:
+        for wl in workloads:
+            for run in range(args.runs):
+                for s in servers:  # A B C A B C ...
+                    r = run_once(s, wl, loadgen)
+                    results.setdefault(wl["name"], {}).setdefault(s.name, []).append(r)
+                    print("%-12s %-9s run %d: %s" % (wl["name"], s.name, run + 1,
+                          json.dumps({k: (round(v, 3) if v else v) for k, v in r.items()})),
+                          flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+
+    pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
+    keys = ["accepted_per_s", "e2e_per_s", "p50_ms", "p99_ms", "cpu_s_per_1000", "rss_mb"]
+    print("\n| workload | server | accepted/s | end-to-end/s | p50 ms | p99 ms | CPU s/1000 msgs | "
+          "RSS MB | vs Postfix (accepted) | vs smtp-sink |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for wl, per in results.items():
+        pf = median(per.get("postfix", []), "accepted_per_s")
+        sink = median(per.get("smtp-sink", []), "accepted_per_s")
+        for name, rows in per.items():
+            m = {k: median(rows, k) for k in keys}
+            fmt = lambda v, d=0: "-" if v is None else ("%.*f" % (d, v))
+            acc = m["accepted_per_s"]
+            print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                wl, name, fmt(acc), fmt(m["e2e_per_s"]), fmt(m["p50_ms"], 2),
+                fmt(m["p99_ms"], 2), fmt(m["cpu_s_per_1000"], 2), fmt(m["rss_mb"], 1),
+                "%.2fx" % (acc / pf) if pf else "-", "%.2f" % (acc / sink) if sink else "-"))
+
+
+if __name__ == "__main__":
+    main()
