@@ -218,6 +218,10 @@ maillog_file_prefixes = {WORK}
         wait_port(self.port)
         self.master_pid = int(open(self.dir / "queue" / "pid" / "master.pid").read().split()[0])
 
+    def reset(self):
+        super().reset()
+        shutil.chown(self.maildir_root, "nobody", "nogroup")  # virtual(8) writes as nobody
+
     def cpu(self):
         # The master reaps its children, so its cutime/cstime hold every exited child's CPU.
         total = proc_cpu(self.master_pid)

@@ -41,16 +41,16 @@ std::string format_time_us(std::int64_t us) {
     std::tm tm{};
     gmtime_r(&t, &tm);
     char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) return "?";
     return buf;
 }
 
 int queue_list(const config::Config& cfg) {
     spool::Spool sp(spool::Spool::Options{cfg.spool.dir, 1, nullptr});
     std::size_t n = 0;
-    for (const auto& id : sp.list_ids()) {
-        auto e = sp.load_entry(id);
-        if (!e) continue;
+    for (auto& entry : sp.scan()) {
+        auto* e = &entry;
+        const std::string& id = e->envelope.queue_id;
         ++n;
         const auto& env = e->envelope;
         fmt::print("{}  {:>8}  {}  <{}>{}\n", id, e->message_size,
@@ -86,7 +86,11 @@ int queue_cat(const config::Config& cfg, const std::string& id, bool envelope) {
         for (const auto& r : e.recipients) fmt::print("recipient: <{}>\n", r.address);
         return 0;
     }
-    std::fwrite(m->message.data(), 1, m->message.size(), stdout);
+    if (std::fwrite(m->message.data(), 1, m->message.size(), stdout) != m->message.size() ||
+        std::fflush(stdout) != 0) {
+        fmt::print(stderr, "sluice: cannot write message {} to standard output\n", id);
+        return 1;
+    }
     return 0;
 }
 

@@ -59,6 +59,12 @@ int PosixFileOps::write_file(const std::string& path, std::string_view data, boo
     return write_to(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, data, sync, false);
 }
 
+int PosixFileOps::overwrite_file(const std::string& path, std::string_view data, bool sync) {
+    // An existing slot: no directory change, so fdatasync of the file alone makes it durable
+    // (it also flushes a size change when the new content is longer than the old).
+    return write_to(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, data, sync, true);
+}
+
 int PosixFileOps::append_file(const std::string& path, std::string_view data, bool sync) {
     // fdatasync is enough: it also flushes the size change an append makes.
     return write_to(path, O_CREAT | O_APPEND | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, data, sync, true);

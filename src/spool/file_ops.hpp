@@ -10,10 +10,13 @@ namespace sluice::spool {
 
 // Each call returns 0 on success or an errno value. Paths are absolute or relative to the cwd.
 class FileOps {
-public:
+  public:
     virtual ~FileOps() = default;
-    virtual int write_file(const std::string& path, std::string_view data, bool sync) = 0;  // O_EXCL
+    virtual int write_file(const std::string& path, std::string_view data,
+                           bool sync) = 0;  // O_EXCL
     virtual int append_file(const std::string& path, std::string_view data, bool sync) = 0;
+    // Writes data at offset 0 of an existing file (which keeps any longer old tail).
+    virtual int overwrite_file(const std::string& path, std::string_view data, bool sync) = 0;
     virtual int read_file(const std::string& path, std::string& out) = 0;
     virtual int rename_file(const std::string& from, const std::string& to) = 0;
     virtual int remove_file(const std::string& path) = 0;
@@ -22,9 +25,10 @@ public:
 
 // The real thing (POSIX open/write/fsync/rename; EINTR and short writes handled).
 class PosixFileOps : public FileOps {
-public:
+  public:
     int write_file(const std::string& path, std::string_view data, bool sync) override;
     int append_file(const std::string& path, std::string_view data, bool sync) override;
+    int overwrite_file(const std::string& path, std::string_view data, bool sync) override;
     int read_file(const std::string& path, std::string& out) override;
     int rename_file(const std::string& from, const std::string& to) override;
     int remove_file(const std::string& path) override;

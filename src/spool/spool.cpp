@@ -1,13 +1,14 @@
-// spool.cpp: the durable message store: group commit (write tmp/<id>, fsync, rename into queue/,
-// one shared fsync of queue/ per batch), recovery at startup, and the append-only status records.
+// spool.cpp: the durable message store. Messages live in reusable slot files: a commit rewrites a
+// free slot in place and fdatasyncs it, so the common case creates no file, renames nothing and
+// needs no directory fsync (on this class of machine, file creation after many deletions is the
+// single largest kernel cost per message; see docs/queue-format.md). Status records stay in
+// append-only per-message files, created only when a delivery is deferred or fails.
 //
-// Threads: `sync_threads` workers take commits from a queue and each writes and fsyncs one file at
-// a time, so up to that many file fsyncs are in flight and share journal commits. A worker hands
-// the renamed file to the one directory syncer, which fsyncs queue/ once for every rename completed
-// before that fsync started and then calls `done` for all of them. No thread is created per commit.
+// Threads: `sync_threads` workers take commits from a queue and each writes and fdatasyncs one slot
+// at a time, so up to that many syncs are in flight and share journal/device flushes.
 //
-// SECURITY: queue IDs become file names only after is_valid_queue_id(); files read back (queue
-// files, status records) are treated as untrusted and fully self-checked (CRC) before use.
+// SECURITY: queue IDs become file names only after is_valid_queue_id(); slot files and status
+// records are treated as untrusted when read back and fully self-checked (CRC) before use.
 #include "spool/spool.hpp"
 
 #include <sys/stat.h>
@@ -18,13 +19,17 @@
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <deque>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/queue_id.hpp"
@@ -38,7 +43,7 @@ CommitResult failure(int err, std::string what) {
     CommitResult r;
     r.ok = false;
     r.err_no = err;
-    r.error = std::move(what) + ": " + std::strerror(err);
+    r.error = std::move(what) + ": " + std::generic_category().message(err);
     return r;
 }
 
@@ -214,6 +219,70 @@ void fold_status(std::string_view file, std::vector<RecipientStatus>& rcpts, boo
     }
 }
 
+// ---- slots ------------------------------------------------------------------------------------
+//
+// A slot file starts with a 20-byte header: magic "SLQ1" or "FREE", the length of the queue file
+// that follows (8 bytes, little-endian), a CRC-32 of that queue file and a CRC-32 of the 16 bytes
+// before it (4 bytes each, little-endian). The queue file (format.hpp) carries its own CRC and END
+// record too. Bytes after it are the tail of an older, longer message and are ignored. A torn
+// rewrite never reads as a message: a new header over an old body (or the reverse) fails the body
+// CRC, and a partly written body fails both.
+
+constexpr std::size_t kSlotHeader = 20;
+
+std::uint32_t crc_of(std::string_view d) {
+    return static_cast<std::uint32_t>(crc32(crc32(0L, Z_NULL, 0),
+                                            reinterpret_cast<const Bytef*>(d.data()),
+                                            static_cast<uInt>(d.size())));
+}
+
+void put_le(std::string& out, std::uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+std::uint64_t get_le(std::string_view in, int bytes) {
+    std::uint64_t v = 0;
+    for (int i = 0; i < bytes; ++i)
+        v |= static_cast<std::uint64_t>(static_cast<unsigned char>(in[i])) << (8 * i);
+    return v;
+}
+
+std::string slot_header(std::string_view magic, std::string_view body) {
+    std::string h(magic);
+    put_le(h, body.size(), 8);
+    put_le(h, crc_of(body), 4);
+    put_le(h, crc_of(h), 4);
+    return h;
+}
+
+enum class SlotState { free, message, corrupt };
+
+// Classifies a slot's content; on `message`, *body is the queue file inside it.
+SlotState parse_slot(std::string_view data, std::string_view* body) {
+    if (data.size() < kSlotHeader || data.substr(0, 4) != "SLQ1") return SlotState::free;
+    if (get_le(data.substr(16), 4) != crc_of(data.substr(0, 16))) return SlotState::corrupt;
+    const std::uint64_t len = get_le(data.substr(4), 8);
+    if (len > data.size() - kSlotHeader) return SlotState::corrupt;
+    std::string_view b = data.substr(kSlotHeader, static_cast<std::size_t>(len));
+    if (get_le(data.substr(12), 4) != crc_of(b)) return SlotState::corrupt;
+    *body = b;
+    return SlotState::message;
+}
+
+std::string slot_name(std::uint32_t n) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "s%07u", n);
+    return buf;
+}
+
+std::optional<std::uint32_t> slot_number(std::string_view name) {
+    if (name.size() != 8 || name[0] != 's') return std::nullopt;
+    std::uint32_t n = 0;
+    auto [p, ec] = std::from_chars(name.data() + 1, name.data() + name.size(), n);
+    if (ec != std::errc() || p != name.data() + name.size()) return std::nullopt;
+    return n;
+}
+
 }  // namespace
 
 // ---- Impl ---------------------------------------------------------------------------------------
@@ -225,8 +294,8 @@ struct Spool::Impl {
     };
 
     std::shared_ptr<FileOps> fs;
-    std::string tmp_prefix, queue_prefix, status_prefix, corrupt_prefix;
-    std::string queue_dir, status_dir;
+    std::string slot_prefix, status_prefix, corrupt_prefix;
+    std::string slot_dir, status_dir;
 
     // Commits waiting for a worker.
     std::mutex work_mu;
@@ -235,16 +304,13 @@ struct Spool::Impl {
     bool stopping = false;
     std::vector<std::thread> workers;
 
-    // Renamed files waiting for the shared fsync of queue/.
-    std::mutex sync_mu;
-    std::condition_variable sync_cv;
-    std::vector<Job> renamed;
-    bool sync_stopping = false;
-    std::thread syncer;
-
-    // IDs whose commit has started but not finished: recover() and list_ids() leave them alone.
-    mutable std::mutex flight_mu;
-    std::unordered_set<std::string> in_flight;
+    // The index: which slot holds which message, and which slots are free.
+    mutable std::mutex idx_mu;
+    std::unordered_map<std::string, std::uint32_t> slot_of;
+    std::unordered_set<std::string> in_flight;  // commits started, not finished
+    std::vector<std::uint32_t> free_slots;
+    std::uint32_t next_slot = 0;
+    bool indexed = false;
 
     ~Impl() { shutdown(); }
 
@@ -258,21 +324,6 @@ struct Spool::Impl {
         for (auto& t : workers) {
             if (t.joinable()) t.join();
         }
-        {
-            std::lock_guard lk(sync_mu);
-            sync_stopping = true;
-        }
-        sync_cv.notify_all();
-        if (syncer.joinable()) syncer.join();
-    }
-
-    bool is_in_flight(const std::string& id) const {
-        std::lock_guard lk(flight_mu);
-        return in_flight.count(id) != 0;
-    }
-    void end_flight(const std::string& id) {
-        std::lock_guard lk(flight_mu);
-        in_flight.erase(id);
     }
 
     static void finish(Job& job, CommitResult r) {
@@ -298,94 +349,103 @@ struct Spool::Impl {
         }
     }
 
-    // Writes, fsyncs and renames one queue file, then hands it to the syncer (or fails it here).
+    // Takes a free slot, or numbers a new one (created = true).
+    std::uint32_t take_slot(bool& created) {
+        std::lock_guard lk(idx_mu);
+        if (!free_slots.empty()) {
+            created = false;
+            std::uint32_t n = free_slots.back();
+            free_slots.pop_back();
+            return n;
+        }
+        created = true;
+        return next_slot++;
+    }
+
+    void release_slot(std::uint32_t n) {
+        std::lock_guard lk(idx_mu);
+        free_slots.push_back(n);
+    }
+
+    // Writes one message into a slot and makes it durable, then reports.
     void write_one(Job& job) {
         if (!job.msg || !is_valid_queue_id(job.msg->envelope.queue_id)) {
             finish(job, failure(EINVAL, "commit: invalid queue id"));
             return;
         }
         const std::string& id = job.msg->envelope.queue_id;
-        bool inserted;
         {
-            std::lock_guard lk(flight_mu);
-            inserted = in_flight.insert(id).second;
-        }
-        if (!inserted) {
-            finish(job, failure(EEXIST, "commit: " + id + " is already being committed"));
-            return;
-        }
-        const std::string tmp = tmp_prefix + id;
-        const std::string dst = queue_prefix + id;
-        // IDs are unique by construction; a caller bug must still never replace a committed message
-        // (the rename would), nor have the failure cleanup below delete one.
-        if (path_exists(dst)) {
-            end_flight(id);
-            finish(job, failure(EEXIST, "commit: " + dst + " exists"));
-            return;
-        }
-        int err;
-        {
-            std::string data;
-            try {
-                data = encode(*job.msg);
-            } catch (const std::bad_alloc&) {
-                end_flight(id);
-                finish(job, failure(ENOMEM, "commit: encode " + id));
+            std::lock_guard lk(idx_mu);
+            // IDs are unique by construction; a caller bug must still never replace a message.
+            if (slot_of.count(id) || !in_flight.insert(id).second) {
+                finish(job, failure(EEXIST, "commit: " + id + " is already in the spool"));
                 return;
             }
-            err = fs->write_file(tmp, data, true);
         }
-        if (err != 0) {
-            // EEXIST: tmp/<id> is not ours (O_EXCL refused it), so leave it alone.
-            if (err != EEXIST) fs->remove_file(tmp);
+        std::string data;
+        try {
+            std::string body = encode(*job.msg);
+            data.reserve(kSlotHeader + body.size());
+            data = slot_header("SLQ1", body);
+            data += body;
+        } catch (const std::bad_alloc&) {
             end_flight(id);
-            finish(job, failure(err, "commit: write " + tmp));
+            finish(job, failure(ENOMEM, "commit: encode " + id));
             return;
         }
-        err = fs->rename_file(tmp, dst);
+        bool created = false;
+        const std::uint32_t n = take_slot(created);
+        const std::string path = slot_prefix + slot_name(n);
+        int err;
+        if (created) {
+            // A new slot is a new directory entry: the file and the directory both need a sync.
+            err = fs->write_file(path, data, true);
+            if (err == 0) err = fs->sync_dir(slot_dir);
+        } else {
+            err = fs->overwrite_file(path, data, true);
+        }
         if (err != 0) {
-            // Some file systems (NFS) can report a failure for a rename that happened: queue/<id>
-            // is ours (IDs are unique and in_flight excludes a concurrent twin), so remove it too.
-            fs->remove_file(tmp);
-            fs->remove_file(dst);
+            // The bytes may have landed even though the sync failed: make sure this slot can
+            // never be read back as a message the client was told we did not take.
+            if (created) {
+                if (err != EEXIST) fs->remove_file(path);
+            } else {
+                fs->overwrite_file(path, slot_header("FREE", {}), true);
+                release_slot(n);
+            }
             end_flight(id);
-            finish(job, failure(err, "commit: rename into " + dst));
+            finish(job, failure(err, "commit: write " + path));
             return;
         }
         {
-            std::lock_guard lk(sync_mu);
-            renamed.push_back(std::move(job));
+            std::lock_guard lk(idx_mu);
+            in_flight.erase(id);
+            slot_of.emplace(id, n);
         }
-        sync_cv.notify_one();
+        finish(job, CommitResult{true, 0, {}});
     }
 
-    void syncer_loop() {
-        std::vector<Job> batch;
-        while (true) {
-            {
-                std::unique_lock lk(sync_mu);
-                sync_cv.wait(lk, [&] { return sync_stopping || !renamed.empty(); });
-                if (renamed.empty()) return;
-                batch.swap(renamed);
-            }
-            // Every rename in `batch` completed before this fsync started, so it covers them all.
-            const int err = fs->sync_dir(queue_dir);
-            for (Job& job : batch) {
-                const std::string& id = job.msg->envelope.queue_id;
-                if (err != 0) fs->remove_file(queue_prefix + id);  // not durable: take it back
-                end_flight(id);
-                finish(job, err != 0 ? failure(err, "commit: fsync " + queue_dir)
-                                     : CommitResult{true, 0, {}});
-            }
-            batch.clear();
-        }
+    void end_flight(const std::string& id) {
+        std::lock_guard lk(idx_mu);
+        in_flight.erase(id);
+    }
+
+    std::optional<std::uint32_t> find(const std::string& id) const {
+        std::lock_guard lk(idx_mu);
+        auto it = slot_of.find(id);
+        if (it == slot_of.end()) return std::nullopt;
+        return it->second;
     }
 
     std::optional<StoredMessage> read_message(const std::string& id) const {
         if (!is_valid_queue_id(id)) return std::nullopt;
+        auto n = find(id);
+        if (!n) return std::nullopt;
         std::string data;
-        if (fs->read_file(queue_prefix + id, data) != 0) return std::nullopt;
-        auto m = decode(data);
+        if (fs->read_file(slot_prefix + slot_name(*n), data) != 0) return std::nullopt;
+        std::string_view body;
+        if (parse_slot(data, &body) != SlotState::message) return std::nullopt;
+        auto m = decode(body);
         if (!m || m->envelope.queue_id != id) return std::nullopt;
         return m;
     }
@@ -403,7 +463,7 @@ struct Spool::Impl {
     }
 
     bool append_status(const std::string& id, const std::string& record, bool sync) {
-        if (!is_valid_queue_id(id) || !path_exists(queue_prefix + id)) return false;
+        if (!is_valid_queue_id(id) || !find(id)) return false;
         const std::string path = status_prefix + id;
         // A status file created here needs its directory entry synced too, or a crash may lose it.
         const bool created = sync && !path_exists(path);
@@ -423,11 +483,77 @@ struct Spool::Impl {
         return names;
     }
 
-    void move_to_corrupt(const std::string& name) {
-        fs->rename_file(queue_prefix + name, corrupt_prefix + name);
-        if (path_exists(status_prefix + name)) {
-            fs->rename_file(status_prefix + name, corrupt_prefix + name + ".status");
+    // Reads every slot. With `repair`, damaged slots are copied to corrupt/ and freed, duplicates
+    // freed, and orphan status files deleted; without it nothing on disk changes (CLI use).
+    std::vector<QueueEntry> scan(bool repair) {
+        std::vector<QueueEntry> entries;
+        std::unordered_map<std::string, std::uint32_t> found;
+        std::vector<std::uint32_t> free_list;
+        std::uint32_t highest = 0;
+        bool any = false;
+        for (const std::string& name : list_dir(slot_prefix)) {
+            auto n = slot_number(name);
+            if (!n) continue;
+            any = true;
+            highest = std::max(highest, *n);
+            std::string data;
+            const int err = fs->read_file(slot_prefix + name, data);
+            if (err != 0) continue;  // unreadable now: neither free nor ours; retried next start
+            std::string_view body;
+            SlotState st = parse_slot(data, &body);
+            std::optional<StoredMessage> m;
+            if (st == SlotState::message) {
+                m = decode(body);
+                if (!m || found.count(m->envelope.queue_id)) st = SlotState::corrupt;
+            }
+            if (st == SlotState::corrupt && m && found.count(m->envelope.queue_id)) {
+                // The same message twice cannot come from us; keep the first, free this one.
+                if (repair) fs->overwrite_file(slot_prefix + name, slot_header("FREE", {}), true);
+                free_list.push_back(*n);
+                continue;
+            }
+            if (st == SlotState::corrupt) {
+                // Never silently dropped: the operator gets the bytes in corrupt/.
+                if (repair) {
+                    const std::string dst =
+                        corrupt_prefix + name + "." + std::to_string(::time(nullptr));
+                    fs->write_file(dst, data, true);
+                    fs->overwrite_file(slot_prefix + name, slot_header("FREE", {}), true);
+                }
+                free_list.push_back(*n);
+                continue;
+            }
+            if (st == SlotState::free) {
+                free_list.push_back(*n);
+                continue;
+            }
+            found.emplace(m->envelope.queue_id, *n);
+            entries.push_back(make_entry(std::move(*m)));
         }
+        {
+            std::lock_guard lk(idx_mu);
+            slot_of = std::move(found);
+            free_slots = std::move(free_list);
+            next_slot = any ? highest + 1 : 0;
+            indexed = true;
+        }
+        if (repair) {
+            for (const std::string& name : list_dir(status_prefix)) {
+                if (!find(name)) fs->remove_file(status_prefix + name);
+            }
+        }
+        std::sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
+            return a.envelope.queue_id < b.envelope.queue_id;
+        });
+        return entries;
+    }
+
+    void ensure_indexed() {
+        {
+            std::lock_guard lk(idx_mu);
+            if (indexed) return;
+        }
+        scan(false);
     }
 };
 
@@ -435,21 +561,19 @@ struct Spool::Impl {
 
 Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<Impl>()) {
     stdfs::create_directories(dir_);
-    for (const char* sub : {"tmp", "queue", "status", "corrupt"}) make_dir(dir_ / sub);
+    for (const char* sub : {"slots", "status", "corrupt"}) make_dir(dir_ / sub);
 
     Impl& im = *impl_;
     im.fs = opts.fs ? std::move(opts.fs) : std::make_shared<PosixFileOps>();
     const std::string base = dir_.string() + "/";
-    im.tmp_prefix = base + "tmp/";
-    im.queue_prefix = base + "queue/";
+    im.slot_prefix = base + "slots/";
     im.status_prefix = base + "status/";
     im.corrupt_prefix = base + "corrupt/";
-    im.queue_dir = base + "queue";
+    im.slot_dir = base + "slots";
     im.status_dir = base + "status";
 
     // If a thread cannot be started, ~Impl (run as impl_ unwinds) joins the ones that did.
     const unsigned n = std::max(1u, opts.sync_threads);
-    im.syncer = std::thread([&im] { im.syncer_loop(); });
     im.workers.reserve(n);
     for (unsigned i = 0; i < n; ++i) im.workers.emplace_back([&im] { im.worker_loop(); });
 }
@@ -460,6 +584,7 @@ Spool::~Spool() {
 
 void Spool::commit(std::shared_ptr<const StoredMessage> msg,
                    std::function<void(CommitResult)> done) {
+    impl_->ensure_indexed();  // the slot numbers of a spool we have not read yet are unknown
     {
         std::lock_guard lk(impl_->work_mu);
         impl_->work.push_back(Impl::Job{std::move(msg), std::move(done)});
@@ -468,63 +593,31 @@ void Spool::commit(std::shared_ptr<const StoredMessage> msg,
 }
 
 std::vector<QueueEntry> Spool::recover() {
-    Impl& im = *impl_;
+    return impl_->scan(true);
+}
 
-    // 1. Leftovers of commits that never reached their rename.
-    for (const std::string& name : Impl::list_dir(im.tmp_prefix)) {
-        if (!im.is_in_flight(name)) im.fs->remove_file(im.tmp_prefix + name);
-    }
-
-    // 2. Every committed message must pass its self-check.
-    std::vector<QueueEntry> entries;
-    std::set<std::string> valid;
-    for (const std::string& name : Impl::list_dir(im.queue_prefix)) {
-        if (!is_valid_queue_id(name)) {
-            im.move_to_corrupt(name);
-            continue;
-        }
-        if (im.is_in_flight(name)) continue;  // being committed right now: its caller will hear
-        std::string data;
-        const int err = im.fs->read_file(im.queue_prefix + name, data);
-        if (err == ENOENT) continue;  // removed meanwhile
-        if (err != 0 && err != EINVAL && err != ELOOP)
-            continue;  // I/O error: leave it for next time
-        auto m = err == 0 ? decode(data) : std::nullopt;
-        if (!m || m->envelope.queue_id != name) {
-            im.move_to_corrupt(name);
-            continue;
-        }
-        entries.push_back(im.make_entry(std::move(*m)));
-        valid.insert(name);
-    }
-
-    // 3. Status files whose message is gone (a crash between the two unlinks of remove()).
-    for (const std::string& name : Impl::list_dir(im.status_prefix)) {
-        if (valid.count(name) || im.is_in_flight(name) || path_exists(im.queue_prefix + name))
-            continue;
-        im.fs->remove_file(im.status_prefix + name);
-    }
-
-    std::sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
-        return a.envelope.queue_id < b.envelope.queue_id;
-    });
-    return entries;
+std::vector<QueueEntry> Spool::scan() {
+    return impl_->scan(false);
 }
 
 std::optional<QueueEntry> Spool::load_entry(const std::string& id) const {
+    const_cast<Impl&>(*impl_).ensure_indexed();
     auto m = impl_->read_message(id);
     if (!m) return std::nullopt;
     return impl_->make_entry(std::move(*m));
 }
 
 std::optional<StoredMessage> Spool::load_message(const std::string& id) const {
+    const_cast<Impl&>(*impl_).ensure_indexed();
     return impl_->read_message(id);
 }
 
 std::vector<std::string> Spool::list_ids() const {
+    const_cast<Impl&>(*impl_).ensure_indexed();
     std::vector<std::string> ids;
-    for (std::string& name : Impl::list_dir(impl_->queue_prefix)) {
-        if (is_valid_queue_id(name) && !impl_->is_in_flight(name)) ids.push_back(std::move(name));
+    {
+        std::lock_guard lk(impl_->idx_mu);
+        for (const auto& [id, n] : impl_->slot_of) ids.push_back(id);
     }
     std::sort(ids.begin(), ids.end());
     return ids;
@@ -532,20 +625,32 @@ std::vector<std::string> Spool::list_ids() const {
 
 bool Spool::record_status(const std::string& id, std::size_t rcpt_index, const RecipientStatus& st,
                           bool sync) {
+    impl_->ensure_indexed();
     return impl_->append_status(id, status_record(rcpt_index, st), sync);
 }
 
 bool Spool::set_held(const std::string& id, bool held) {
+    impl_->ensure_indexed();
     return impl_->append_status(id, held_record(held), true);
 }
 
 bool Spool::remove(const std::string& id) {
     if (!is_valid_queue_id(id)) return false;
-    // Queue file first: a crash in between leaves an orphan status file, which recover() deletes.
-    const int err = impl_->fs->remove_file(impl_->queue_prefix + id);
-    if (err != 0 && err != ENOENT) return false;
+    impl_->ensure_indexed();
+    auto n = impl_->find(id);
+    if (!n) return false;
+    // Marked free without a sync: if a crash loses the mark, the message is found again and the
+    // delivery layer recognises the copies it already made (docs/queue-format.md).
+    const int err = impl_->fs->overwrite_file(impl_->slot_prefix + slot_name(*n),
+                                              slot_header("FREE", {}), false);
+    if (err != 0) return false;
     impl_->fs->remove_file(impl_->status_prefix + id);
-    return err == 0;
+    {
+        std::lock_guard lk(impl_->idx_mu);
+        impl_->slot_of.erase(id);
+        impl_->free_slots.push_back(*n);
+    }
+    return true;
 }
 
 }  // namespace sluice::spool

@@ -130,8 +130,16 @@ class Sluice:
                              (count, user, domain, len(self.messages(user, domain))))
 
     def queue_files(self):
-        q = self.data / "spool" / "queue"
-        return sorted(p.name for p in q.iterdir()) if q.is_dir() else []
+        """Slot files holding a message (header magic SLQ1); free slots start with FREE."""
+        q = self.data / "spool" / "slots"
+        if not q.is_dir():
+            return []
+        out = []
+        for p in sorted(q.iterdir()):
+            with open(p, "rb") as f:
+                if f.read(4) == b"SLQ1":
+                    out.append(p.name)
+        return out
 
     def wait_queue_empty(self, timeout=15):
         deadline = time.monotonic() + timeout

@@ -1,7 +1,7 @@
 // spool_test.cpp: the durable spool: commit and read back, failures injected at every file-system
-// call (nothing half-committed may remain, nothing acknowledged may be lost), concurrent group
-// commits, recovery (tmp leftovers, corrupt files, status folding, torn status records) and a
-// throughput check.
+// call (nothing half-committed may remain, nothing acknowledged may be lost), concurrent commits,
+// slot reuse and torn rewrites, recovery (corrupt slots, status folding, torn status records) and
+// a throughput check.
 #include "spool/spool.hpp"
 
 #include <gtest/gtest.h>
@@ -78,6 +78,14 @@ CommitResult commit_sync(Spool& s, std::shared_ptr<const StoredMessage> m) {
     return f.get();
 }
 
+// The messages a fresh reader finds in the spool at `dir` (read-only scan, as the CLI does).
+std::set<std::string> committed_ids(const stdfs::path& dir) {
+    Spool reader({dir, 1, nullptr});
+    std::set<std::string> out;
+    for (const auto& e : reader.scan()) out.insert(e.envelope.queue_id);
+    return out;
+}
+
 std::set<std::string> files_in(const stdfs::path& dir) {
     std::set<std::string> out;
     for (const auto& e : stdfs::directory_iterator(dir)) out.insert(e.path().filename().string());
@@ -87,7 +95,16 @@ std::set<std::string> files_in(const stdfs::path& dir) {
 // A FileOps that passes calls to the real file system but can fail the Nth call of one kind.
 class FaultyFileOps : public FileOps {
   public:
-    enum Op { op_write, op_append, op_read, op_rename, op_remove, op_sync_dir, op_count };
+    enum Op {
+        op_write,
+        op_append,
+        op_read,
+        op_rename,
+        op_remove,
+        op_sync_dir,
+        op_overwrite,
+        op_count
+    };
 
     // The `nth` next call of `op` (1 = the very next) fails with `err`. With `perform`, the call is
     // made first (for writes: half of the data is written, or all of it with sync, to model a
@@ -113,6 +130,19 @@ class FaultyFileOps : public FileOps {
             return f->err;
         }
         return real_.write_file(path, data, sync);
+    }
+    int overwrite_file(const std::string& path, std::string_view data, bool sync) override {
+        if (auto f = hit(op_overwrite)) {
+            if (f->perform) {
+                if (f->err == EIO) {
+                    real_.overwrite_file(path, data, sync);  // rewritten and synced, "failed"
+                } else {
+                    real_.overwrite_file(path, data.substr(0, data.size() / 2), false);
+                }
+            }
+            return f->err;
+        }
+        return real_.overwrite_file(path, data, sync);
     }
     int append_file(const std::string& path, std::string_view data, bool sync) override {
         if (auto f = hit(op_append)) return f->err;
@@ -170,7 +200,7 @@ class FaultyFileOps : public FileOps {
 TEST(Spool, CreatesLayoutPrivately) {
     TempDir t;
     Spool s({t.path() / "spool", 2, nullptr});
-    for (const char* sub : {"tmp", "queue", "status", "corrupt"}) {
+    for (const char* sub : {"slots", "status", "corrupt"}) {
         auto st = stdfs::status(t.path() / "spool" / sub);
         EXPECT_TRUE(stdfs::is_directory(st)) << sub;
         EXPECT_EQ(st.permissions() & stdfs::perms::all, stdfs::perms::owner_all) << sub;
@@ -193,9 +223,9 @@ TEST(Spool, CommitThenReadBack) {
     EXPECT_EQ(r.err_no, 0);
     const std::string& id = m->envelope.queue_id;
 
-    EXPECT_EQ(files_in(t.path() / "queue"), std::set<std::string>{id});
-    EXPECT_TRUE(files_in(t.path() / "tmp").empty());
-    auto perms = stdfs::status(t.path() / "queue" / id).permissions() & stdfs::perms::all;
+    EXPECT_EQ(files_in(t.path() / "slots"), std::set<std::string>{"s0000000"});
+    EXPECT_EQ(committed_ids(t.path()), std::set<std::string>{id});
+    auto perms = stdfs::status(t.path() / "slots" / "s0000000").permissions() & stdfs::perms::all;
     EXPECT_EQ(perms, stdfs::perms::owner_read | stdfs::perms::owner_write);
 
     auto msg = s.load_message(id);
@@ -230,7 +260,8 @@ TEST(Spool, InvalidIdsAreRefused) {
     EXPECT_FALSE(s.record_status("../x", 0, {}, false));
     EXPECT_FALSE(s.set_held("/etc/passwd", true));
     EXPECT_FALSE(s.remove("../tmp"));
-    EXPECT_TRUE(files_in(t.path() / "queue").empty());
+    EXPECT_TRUE(s.list_ids().empty());
+    EXPECT_TRUE(committed_ids(t.path()).empty());
 }
 
 TEST(Spool, RecommittingAnIdNeverReplacesTheCommittedMessage) {
@@ -246,7 +277,6 @@ TEST(Spool, RecommittingAnIdNeverReplacesTheCommittedMessage) {
     auto back = s.load_message(m->envelope.queue_id);
     ASSERT_TRUE(back);
     EXPECT_EQ(back->message, m->message);
-    EXPECT_TRUE(files_in(t.path() / "tmp").empty());
 
     // Two commits of one ID in flight at once: exactly one wins, and its content is intact.
     auto fresh = make_message();
@@ -325,7 +355,7 @@ TEST(Spool, RemoveDeletesQueueAndStatus) {
     ASSERT_TRUE(s.record_status(a->envelope.queue_id, 0, {}, false));
     EXPECT_TRUE(s.remove(a->envelope.queue_id));
     EXPECT_FALSE(s.load_entry(a->envelope.queue_id));
-    EXPECT_EQ(files_in(t.path() / "queue"), std::set<std::string>{b->envelope.queue_id});
+    EXPECT_EQ(committed_ids(t.path()), std::set<std::string>{b->envelope.queue_id});
     EXPECT_TRUE(files_in(t.path() / "status").empty());
     EXPECT_FALSE(s.remove(a->envelope.queue_id));
     EXPECT_EQ(s.list_ids(), std::vector<std::string>{b->envelope.queue_id});
@@ -356,6 +386,12 @@ TEST_P(SpoolFault, FailedCommitLeavesNothingAndKeepsEarlierMessages) {
             ASSERT_TRUE(commit_sync(s, m).ok);
             committed.push_back(m);
         }
+        if (fc.op == FaultyFileOps::op_overwrite) {
+            // Free a slot first, so the failing commit rewrites it rather than creating one.
+            auto tmp = make_message(1, 4096);
+            ASSERT_TRUE(commit_sync(s, tmp).ok);
+            ASSERT_TRUE(s.remove(tmp->envelope.queue_id));
+        }
         fs->fail_at(fc.op, fc.nth, fc.err, fc.perform);
         auto bad = make_message(1, 1024);
         failed_id = bad->envelope.queue_id;
@@ -366,8 +402,7 @@ TEST_P(SpoolFault, FailedCommitLeavesNothingAndKeepsEarlierMessages) {
 
         std::set<std::string> want;
         for (const auto& m : committed) want.insert(m->envelope.queue_id);
-        EXPECT_EQ(files_in(t.path() / "queue"), want);
-        EXPECT_TRUE(files_in(t.path() / "tmp").empty());
+        EXPECT_EQ(committed_ids(t.path()), want);
         EXPECT_FALSE(s.load_entry(failed_id));
 
         // The spool keeps working after a failure.
@@ -393,23 +428,22 @@ TEST_P(SpoolFault, FailedCommitLeavesNothingAndKeepsEarlierMessages) {
 
 INSTANTIATE_TEST_SUITE_P(
     Faults, SpoolFault,
-    ::testing::Values(FaultCase{"WriteEnospc", FaultyFileOps::op_write, 1, ENOSPC, true},
-                      FaultCase{"WriteEnospcNothingWritten", FaultyFileOps::op_write, 1, ENOSPC,
-                                false},
-                      FaultCase{"WriteEdquot", FaultyFileOps::op_write, 1, EDQUOT, true},
-                      FaultCase{"FsyncEio", FaultyFileOps::op_write, 1, EIO, true},
-                      FaultCase{"RenameEio", FaultyFileOps::op_rename, 1, EIO, false},
-                      FaultCase{"RenameExdev", FaultyFileOps::op_rename, 1, EXDEV, false},
-                      FaultCase{"RenameDoneButReportedEio", FaultyFileOps::op_rename, 1, EIO, true},
-                      FaultCase{"DirSyncEio", FaultyFileOps::op_sync_dir, 1, EIO, true},
-                      FaultCase{"DirSyncEnospc", FaultyFileOps::op_sync_dir, 1, ENOSPC, false}),
+    ::testing::Values(
+        FaultCase{"WriteEnospc", FaultyFileOps::op_write, 1, ENOSPC, true},
+        FaultCase{"WriteEnospcNothingWritten", FaultyFileOps::op_write, 1, ENOSPC, false},
+        FaultCase{"WriteEdquot", FaultyFileOps::op_write, 1, EDQUOT, true},
+        FaultCase{"FsyncEio", FaultyFileOps::op_write, 1, EIO, true},
+        FaultCase{"RewriteEnospc", FaultyFileOps::op_overwrite, 1, ENOSPC, true},
+        FaultCase{"RewriteEnospcNothingWritten", FaultyFileOps::op_overwrite, 1, ENOSPC, false},
+        FaultCase{"RewriteSyncEio", FaultyFileOps::op_overwrite, 1, EIO, true},
+        FaultCase{"DirSyncEio", FaultyFileOps::op_sync_dir, 1, EIO, true},
+        FaultCase{"DirSyncEnospc", FaultyFileOps::op_sync_dir, 1, ENOSPC, false}),
     [](const auto& info) { return std::string(info.param.name); });
 
-// Faults at a random point of a concurrent stream: whatever was acknowledged is exactly what is in
-// queue/, and each callback runs once.
+// Faults at a random point of a concurrent stream: whatever was acknowledged is exactly what a
+// fresh reader finds, and each callback runs once.
 TEST(SpoolFaultConcurrent, AcknowledgedEqualsQueueContents) {
-    for (auto op :
-         {FaultyFileOps::op_write, FaultyFileOps::op_rename, FaultyFileOps::op_sync_dir}) {
+    for (auto op : {FaultyFileOps::op_write, FaultyFileOps::op_sync_dir}) {
         for (int nth : {1, 2, op == FaultyFileOps::op_sync_dir ? 3 : 17}) {
             TempDir t;
             std::mutex mu;
@@ -438,8 +472,7 @@ TEST(SpoolFaultConcurrent, AcknowledgedEqualsQueueContents) {
             EXPECT_EQ(calls.size(), 40u);
             for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
             EXPECT_GE(failures, 1) << "op " << op << " nth " << nth;
-            EXPECT_EQ(files_in(t.path() / "queue"), ok_ids) << "op " << op << " nth " << nth;
-            EXPECT_TRUE(files_in(t.path() / "tmp").empty());
+            EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op << " nth " << nth;
         }
     }
 }
@@ -483,7 +516,7 @@ TEST(SpoolConcurrent, TwoHundredCommitsFromSeveralThreads) {
     EXPECT_EQ(ok.load(), kThreads * kPerThread);
     ASSERT_EQ(calls.size(), sent.size());
     for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
-    // Group commit: fewer directory fsyncs than commits is the point, but never more.
+    // Only new slots sync the directory: never more often than there were commits.
     EXPECT_LE(fs->calls(FaultyFileOps::op_sync_dir), kThreads * kPerThread);
 
     Spool s2({t.path(), 1, nullptr});
@@ -510,7 +543,7 @@ TEST(SpoolConcurrent, DestructorFinishesQueuedCommits) {
     }
     EXPECT_EQ(done.load(), 50);
     EXPECT_EQ(ok.load(), 50);
-    EXPECT_EQ(files_in(t.path() / "queue").size(), 50u);
+    EXPECT_EQ(committed_ids(t.path()).size(), 50u);
 }
 
 TEST(SpoolConcurrent, ThrowingCallbackDoesNotStopTheSpool) {
@@ -527,7 +560,7 @@ void append_raw(const stdfs::path& p, const std::string& bytes) {
     f << bytes;
 }
 
-TEST(SpoolRecover, CleansTmpMovesCorruptAndFoldsStatus) {
+TEST(SpoolRecover, MovesCorruptFreesAndFoldsStatus) {
     TempDir t;
     auto a = make_message(2), b = make_message(1), c = make_message(1);
     const std::string ida = a->envelope.queue_id, idb = b->envelope.queue_id,
@@ -560,12 +593,11 @@ TEST(SpoolRecover, CleansTmpMovesCorruptAndFoldsStatus) {
         ASSERT_TRUE(s.record_status(ida, 0, st3, false));
     }
     stdfs::resize_file(status_a, stdfs::file_size(status_a) - 5);
-    // Leftovers: a tmp file, a corrupt queue file (C cut short), junk, an orphan status file.
-    append_raw(t.path() / "tmp" / new_queue_id(now_us()), "half a message");
-    append_raw(t.path() / "tmp" / "junk", "x");
-    const stdfs::path qc = t.path() / "queue" / idc;
+    // Damage: C's slot (the third, committed in order) cut short, junk beside the slots, an
+    // orphan status file.
+    const stdfs::path qc = t.path() / "slots" / "s0000002";
     stdfs::resize_file(qc, stdfs::file_size(qc) - 1);
-    append_raw(t.path() / "queue" / "not-an-id", "x");
+    append_raw(t.path() / "slots" / "not-a-slot", "x");
     append_raw(t.path() / "status" / orphan, "whatever");
 
     Spool s({t.path(), 1, nullptr});
@@ -587,11 +619,16 @@ TEST(SpoolRecover, CleansTmpMovesCorruptAndFoldsStatus) {
     EXPECT_TRUE(eb.held);
     EXPECT_FALSE(ea.held);
 
-    EXPECT_TRUE(files_in(t.path() / "tmp").empty());
-    EXPECT_EQ(files_in(t.path() / "queue"), (std::set<std::string>{ida, idb}));
-    EXPECT_EQ(files_in(t.path() / "corrupt"),
-              (std::set<std::string>{idc, idc + ".status", "not-an-id"}));
+    EXPECT_EQ(committed_ids(t.path()), (std::set<std::string>{ida, idb}));
+    auto corrupt = files_in(t.path() / "corrupt");
+    ASSERT_EQ(corrupt.size(), 1u);  // C's bytes, kept for the operator
+    EXPECT_EQ(corrupt.begin()->rfind("s0000002.", 0), 0u);
     EXPECT_EQ(files_in(t.path() / "status"), (std::set<std::string>{ida, idb}));
+    // C's slot is free again and is the next one used.
+    auto d = make_message(1);
+    ASSERT_TRUE(commit_sync(s, d).ok);
+    EXPECT_EQ(files_in(t.path() / "slots"),
+              (std::set<std::string>{"s0000000", "s0000001", "s0000002", "not-a-slot"}));
 
     // A record appended after the torn one is read (the torn bytes stay on a line of their own).
     RecipientStatus st4;
@@ -604,8 +641,9 @@ TEST(SpoolRecover, CleansTmpMovesCorruptAndFoldsStatus) {
     EXPECT_EQ(e->recipients[0].state, RecipientState::failed);
     EXPECT_EQ(e->recipients[0].last_error, "fourth");
 
-    // Recovery is idempotent.
-    EXPECT_EQ(s.recover().size(), 2u);
+    // Recovery is idempotent (A, B and the D committed above).
+    EXPECT_EQ(s.recover().size(), 3u);
+    EXPECT_EQ(files_in(t.path() / "corrupt").size(), 1u);
 }
 
 TEST(SpoolRecover, GarbageStatusFileIsHarmless) {
@@ -622,17 +660,80 @@ TEST(SpoolRecover, GarbageStatusFileIsHarmless) {
     EXPECT_FALSE(e->held);
 }
 
-TEST(SpoolRecover, FileWithWrongIdInsideIsCorrupt) {
+TEST(SpoolRecover, DuplicateSlotIsFreedNotDeliveredTwice) {
     TempDir t;
     auto m = make_message(1);
     Spool s({t.path(), 1, nullptr});
     ASSERT_TRUE(commit_sync(s, m).ok);
-    std::string other = new_queue_id(now_us());
-    stdfs::copy_file(t.path() / "queue" / m->envelope.queue_id, t.path() / "queue" / other);
-    EXPECT_FALSE(s.load_entry(other));
+    stdfs::copy_file(t.path() / "slots" / "s0000000", t.path() / "slots" / "s0000005");
     auto entries = s.recover();
     ASSERT_EQ(entries.size(), 1u);
-    EXPECT_EQ(files_in(t.path() / "corrupt"), std::set<std::string>{other});
+    EXPECT_TRUE(files_in(t.path() / "corrupt").empty());
+    EXPECT_EQ(committed_ids(t.path()), std::set<std::string>{m->envelope.queue_id});
+}
+
+TEST(SpoolSlots, RemovedSlotIsReusedAndOldTailIgnored) {
+    TempDir t;
+    Spool s({t.path(), 1, nullptr});
+    auto big = make_message(1, 20000), small = make_message(1, 10);
+    ASSERT_TRUE(commit_sync(s, big).ok);
+    ASSERT_TRUE(s.remove(big->envelope.queue_id));
+    ASSERT_TRUE(commit_sync(s, small).ok);
+    EXPECT_EQ(files_in(t.path() / "slots"), std::set<std::string>{"s0000000"});
+    EXPECT_GT(stdfs::file_size(t.path() / "slots" / "s0000000"), 20000u);  // the old tail stays
+    auto back = s.load_message(small->envelope.queue_id);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->message, small->message);
+    EXPECT_EQ(committed_ids(t.path()), std::set<std::string>{small->envelope.queue_id});
+}
+
+// A crash in the middle of rewriting a slot: whichever part landed, the slot never reads as a
+// message (neither the new one, never acknowledged, nor the old one, already delivered).
+TEST(SpoolSlots, TornRewriteIsNeverTakenForAMessage) {
+    TempDir t;
+    auto old_m = make_message(1, 8000), new_m = make_message(1, 8000);
+    std::string new_slot;
+    {
+        // Capture the exact bytes a commit of new_m writes, from a throwaway spool.
+        TempDir t2;
+        Spool s2({t2.path(), 1, nullptr});
+        ASSERT_TRUE(commit_sync(s2, new_m).ok);
+        std::ifstream f(t2.path() / "slots" / "s0000000", std::ios::binary);
+        new_slot.assign(std::istreambuf_iterator<char>(f), {});
+    }
+    for (std::size_t cut : {std::size_t{20}, std::size_t{4096}, new_slot.size() / 2}) {
+        {
+            Spool s({t.path(), 1, nullptr});
+            s.recover();
+            ASSERT_TRUE(commit_sync(s, old_m).ok);
+            ASSERT_TRUE(s.remove(old_m->envelope.queue_id));  // delivered: the slot is free
+        }
+        const stdfs::path slot = t.path() / "slots" / "s0000000";
+        {
+            // The new header and a prefix of the new body landed, the rest is old bytes.
+            std::fstream f(slot, std::ios::in | std::ios::out | std::ios::binary);
+            f.write(new_slot.data(), static_cast<std::streamsize>(cut));
+        }
+        Spool s({t.path(), 1, nullptr});
+        EXPECT_TRUE(s.recover().empty()) << "cut " << cut;
+        stdfs::remove_all(t.path());
+        stdfs::create_directories(t.path());
+    }
+    // The reverse: the FREE mark was lost in a crash, so the old header is still there, and the
+    // new body partly overwrote the old one before the next crash.
+    {
+        Spool s({t.path(), 1, nullptr});
+        ASSERT_TRUE(commit_sync(s, old_m).ok);
+    }
+    {
+        std::fstream f(t.path() / "slots" / "s0000000",
+                       std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(20);
+        f.write(new_slot.data() + 20, static_cast<std::streamsize>(new_slot.size() - 21));
+    }
+    Spool s({t.path(), 1, nullptr});
+    EXPECT_TRUE(s.recover().empty());
+    EXPECT_EQ(files_in(t.path() / "corrupt").size(), 1u);
 }
 
 // ---- throughput (run with --gtest_also_run_disabled_tests) --------------------------------------
