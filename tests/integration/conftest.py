@@ -149,6 +149,18 @@ class Sluice:
             time.sleep(0.05)
         raise AssertionError("queue not empty: %s" % self.queue_files())
 
+    def wait_log(self, pattern, timeout=10):
+        """Waits for a log line matching the regex (info lines are flushed once a second)."""
+        import re
+        deadline = time.monotonic() + timeout
+        while True:
+            text = "\n".join(self.log_lines())
+            if re.search(pattern, text):
+                return text
+            if time.monotonic() > deadline:
+                raise AssertionError("no log line matching %r in:\n%s" % (pattern, text[-3000:]))
+            time.sleep(0.1)
+
     def log_lines(self):
         return self.log.read_text(errors="replace").splitlines() if self.log.exists() else []
 

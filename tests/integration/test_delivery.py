@@ -36,9 +36,8 @@ def test_message_lands_in_maildir_with_trace_headers(sluice):
     name = next((sluice.maildir("alice") / "new").iterdir()).name
     assert name.endswith(",S=%d" % len(msg)), name
     sluice.wait_queue_empty()
-    log = "\n".join(sluice.log_lines())
-    assert re.search(r"event=message .*queue_id=%s .*code=250" % qid, log), log
-    assert re.search(r"event=delivery queue_id=%s rcpt=alice@example.org" % qid, log), log
+    sluice.wait_log(r"event=message .*queue_id=%s .*code=250" % qid)
+    sluice.wait_log(r"event=delivery queue_id=%s rcpt=alice@example.org" % qid)
 
 
 def test_aliases_catch_all_and_dedup(sluice):
