@@ -7,8 +7,11 @@ pkgs=(
   libboost1.81-dev libssl-dev zlib1g-dev
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
   libgtest-dev libgmock-dev
+  libunbound-dev libevent-dev nettle-dev
   python3 python3-pytest python3-aiosmtpd python3-dnslib
   swaks openssl
+  libsodium-dev libsqlite3-dev   # argon2id password hashes; SQLite user store
+  strace   # tests/integration/test_crash_consistency.py: fsync order before the 250
 )
 missing=()
 for p in "${pkgs[@]}"; do

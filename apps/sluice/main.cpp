@@ -5,13 +5,16 @@
 //   sluice check-config FILE             validate a configuration file
 //   sluice queue list [--config FILE]    show queued messages with per-recipient status
 //   sluice queue cat ID [--config FILE]  print a queued message (--envelope for its envelope)
+//   sluice passwd                        read a password on stdin, print its argon2id hash
 #include <CLI/CLI.hpp>
+#include <sys/resource.h>
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <ctime>
 #include <iostream>
 
+#include "auth/password.hpp"
 #include "common/log.hpp"
 #include "common/queue_id.hpp"
 #include "config/config.hpp"
@@ -122,9 +125,27 @@ int main(int argc, char** argv) {
     qcat->add_flag("--envelope", cat_envelope, "Print the envelope instead of the message");
     qcat->fallthrough();
 
+    auto* passwd = app.add_subcommand(
+        "passwd", "Read a password from standard input (one line) and print its argon2id hash");
+
     CLI11_PARSE(app, argc, argv);
 
     try {
+        if (*passwd) {
+            std::string pw;
+            if (!std::getline(std::cin, pw)) {
+                fmt::print(stderr, "sluice: passwd: no password on standard input\n");
+                return 2;
+            }
+            if (!pw.empty() && pw.back() == '\r') pw.pop_back();
+            if (pw.empty()) {
+                fmt::print(stderr, "sluice: passwd: empty password\n");
+                return 2;
+            }
+            fmt::print("{}\n", auth::hash_password(pw));
+            std::fill(pw.begin(), pw.end(), '\0');
+            return 0;
+        }
         if (*check) {
             auto cfg = config::load_file(check_path);
             fmt::print("{}: ok ({} listener{}, {} domain{})\n", check_path, cfg.listeners.size(),
@@ -150,6 +171,11 @@ int main(int argc, char** argv) {
                            "sluice:   {}/localhost/<user>/new/\n",
                            cfg.listeners.at(0).address, cfg.listeners.at(0).port,
                            cfg.delivery.maildir_root.string());
+            }
+            // One descriptor per connection: take the whole hard limit (10,000 idle clients must fit).
+            if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+                rl.rlim_cur = rl.rlim_max;
+                ::setrlimit(RLIMIT_NOFILE, &rl);
             }
             server::Server srv(std::move(cfg));
             srv.run();

@@ -26,10 +26,57 @@ namespace sluice::config {
 
 using Duration = std::chrono::milliseconds;
 
+// mx: mail from anyone for local domains (port 25); submission: STARTTLS then AUTH before MAIL
+// (587); submissions: implicit TLS, AUTH before MAIL (465). RFC 6409, RFC 8314.
+enum class ListenerRole { mx, submission, submissions };
+
 struct Listener {
     std::string name;     // unique; appears in logs and Received headers
     std::string address;  // IP literal as written ("127.0.0.1", "::1", "0.0.0.0", "::")
     std::uint16_t port = 0;
+    ListenerRole role = ListenerRole::mx;
+    bool starttls = true;         // offer STARTTLS (when [tls] is enabled; not on submissions)
+    bool auth_plaintext = false;  // offer AUTH before TLS too (tests, a trusted LAN)
+};
+
+// [tls]: the server certificate for STARTTLS and implicit TLS.
+struct Tls {
+    bool enabled = true;
+    std::filesystem::path cert_file;  // PEM chain; empty: self-signed <data_dir>/tls/cert.pem
+    std::filesystem::path key_file;   // PEM key; empty: <data_dir>/tls/key.pem (generated)
+    bool self_signed = true;          // both files empty: generate them on first start
+    bool min_tls13 = false;           // min_version = "1.3"
+};
+
+struct AuthUser {
+    std::string name;           // the login, lower-cased ("alice@example.org")
+    std::string password_hash;  // "$argon2id$..." (sluice passwd)
+    std::vector<std::string> addresses;  // more envelope senders it owns ("a@b", "@domain")
+};
+
+// [auth]: who may log in (RFC 4954) and the failed-login policy.
+struct Auth {
+    std::vector<AuthUser> users;      // [[auth.user]]
+    std::filesystem::path sqlite_file;  // more users in SQLite; empty = none
+    std::size_t lockout_failures = 5;   // failures within lockout_window that lock the client out
+    Duration lockout_window = std::chrono::minutes(10);
+    Duration lockout_duration = std::chrono::minutes(15);
+    Duration failure_delay = std::chrono::seconds(1);  // after a failure; doubles each time
+    Duration max_failure_delay = std::chrono::seconds(8);
+    unsigned threads = 2;  // password hashing threads (argon2id is slow on purpose)
+
+    bool enabled() const { return !users.empty() || !sqlite_file.empty(); }
+};
+
+enum class RateScope { ip, user, sender };
+enum class RateMetric { connections, messages, recipients };
+
+// [[rate_limit]]: at most `limit` of `metric` per `window` for each `scope` value.
+struct RateLimit {
+    RateScope scope = RateScope::ip;
+    RateMetric metric = RateMetric::messages;
+    std::uint64_t limit = 0;
+    Duration window = std::chrono::hours(1);
 };
 
 struct Limits {
@@ -84,6 +131,45 @@ struct Queue {
     Duration retry_initial = std::chrono::minutes(5);
     Duration retry_max = std::chrono::hours(4);
     Duration lifetime = std::chrono::hours(24 * 5);
+    std::optional<Duration> delay_warning;  // send a "delayed" DSN after this long; none = never
+};
+
+// [dns]: how recipient domains are resolved (docs/relay.md).
+struct Dns {
+    std::vector<std::string> forwarders;  // "addr" or "addr@port"; empty = the system's resolv.conf
+    Duration timeout = std::chrono::seconds(10);  // per query; then a temporary failure
+    std::filesystem::path trust_anchor_file;      // DNSSEC root key; empty = no validation
+};
+
+enum class TlsPolicy { none, opportunistic, required };
+
+// Where mail for a domain (or for every domain: the smarthost) goes instead of its MX hosts.
+struct RelayHost {
+    std::string host;  // a name (resolved by A/AAAA, never MX) or an IP literal without brackets
+    std::uint16_t port = 25;
+    TlsPolicy tls = TlsPolicy::opportunistic;
+    bool tls_verify = false;  // verify the peer certificate against the system CAs and the name
+};
+
+struct Route {
+    std::string domain;  // lower-case
+    RelayHost to;
+};
+
+// [relay]: the SMTP client that delivers to other servers.
+struct Relay {
+    std::uint16_t port = 25;  // port of MX hosts (tests use another)
+    std::optional<RelayHost> smarthost;  // every non-local domain without a route goes here
+    std::vector<Route> routes;
+    TlsPolicy tls = TlsPolicy::opportunistic;  // for MX delivery
+    bool tls_verify = false;
+    Duration connect_timeout = std::chrono::seconds(30);
+    Duration command_timeout = std::chrono::minutes(2);  // each reply (RFC 5321 4.5.3.2 allows 5m)
+    Duration data_timeout = std::chrono::minutes(5);     // the reply after the message (RFC: 10m)
+    unsigned concurrency = 20;                 // connections in total
+    unsigned concurrency_per_destination = 4;  // connections to one domain (or route)
+    unsigned messages_per_connection = 100;    // then the connection is closed
+    Duration idle_timeout = std::chrono::seconds(5);  // idle connection kept this long for reuse
 };
 
 struct Domain {
@@ -99,6 +185,7 @@ struct Config {
     std::filesystem::path data_dir = "./sluice-data";
     unsigned workers = 0;  // event-loop threads; 0 = one per core
     std::string recipient_delimiter = "+";  // "user+tag" delivers to "user"; empty = off
+    std::string user;  // started as root: run as this user after binding; empty = no drop
     std::vector<Listener> listeners;
     Limits limits;
     Timeouts timeouts;
@@ -107,13 +194,18 @@ struct Config {
     Spool spool;
     Delivery delivery;
     Queue queue;
+    Dns dns;
+    Relay relay;
+    Tls tls;
+    Auth auth;
+    std::vector<RateLimit> rate_limits;
     std::vector<Domain> domains;
 };
 
 // Thrown for any invalid configuration. what() reads "<source>:<line>:<col>: <key>: <message>".
 class ConfigError : public std::runtime_error {
 public:
-    ConfigError(std::string source, std::string key, int line, int column, std::string message);
+    ConfigError(const std::string& source, std::string key, int line, int column, std::string message);
     const std::string& key() const { return key_; }
     int line() const { return line_; }
     const std::string& message() const { return message_; }

@@ -17,6 +17,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <utility>
 
 #include "config/config.hpp"
@@ -169,7 +170,17 @@ class Loader {
     void load_access(const toml::table& t, Access& out) const;
     void load_log(const toml::table& t, Log& out) const;
     void load_queue(const toml::table& t, Queue& out) const;
+    void load_dns(const toml::table& t, Dns& out) const;
+    void load_relay(const toml::table& t, Relay& out) const;
+    RelayHost relay_host(const toml::table& t, const std::string& prefix, std::string_view name,
+                         bool required) const;
+    TlsPolicy tls_policy(const toml::table& t, const std::string& prefix, std::string_view name,
+                         TlsPolicy def) const;
     void load_listeners(const toml::node& n, std::vector<Listener>& out) const;
+    void load_tls(const toml::table& t, Tls& out) const;
+    void load_auth(const toml::table& t, Auth& out) const;
+    void load_rate_limits(const toml::node& n, std::vector<RateLimit>& out) const;
+    void check_roles(const toml::table& root, const Config& cfg) const;
     void load_domains(const toml::node& n, std::vector<Domain>& out) const;
     std::string resolve_target(const PendingTarget& p, const std::vector<Domain>& domains) const;
 
@@ -392,7 +403,8 @@ void Loader::load_log(const toml::table& t, Log& out) const {
 
 void Loader::load_queue(const toml::table& t, Queue& out) const {
     const std::string p = "queue";
-    check_keys(t, p, {"retry_initial", "retry_max", "lifetime"});
+    check_keys(t, p, {"retry_initial", "retry_max", "lifetime", "delay_warning"});
+    if (const auto d = duration(t, p, "delay_warning")) out.delay_warning = *d;
     if (const auto d = duration(t, p, "retry_initial")) out.retry_initial = *d;
     if (const auto d = duration(t, p, "retry_max")) out.retry_max = *d;
     if (const auto d = duration(t, p, "lifetime")) out.lifetime = *d;
@@ -405,6 +417,153 @@ void Loader::load_queue(const toml::table& t, Queue& out) const {
     }
 }
 
+// "addr" or "addr@port" as libunbound's forward-addr takes it.
+void Loader::load_dns(const toml::table& t, Dns& out) const {
+    const std::string p = "dns";
+    check_keys(t, p, {"forwarders", "timeout", "trust_anchor_file"});
+    if (const toml::node* n = t.get("forwarders")) {
+        for (const toml::node* e : string_array(*n, "dns.forwarders")) {
+            const std::string& text = e->as_string()->get();
+            const auto at = text.find('@');
+            const std::string ip = text.substr(0, at);
+            bool ok = IpAddress::parse(ip).has_value() && ip.find('[') == std::string::npos;
+            if (ok && at != std::string::npos) {
+                const std::string port = text.substr(at + 1);
+                ok = !port.empty() && port.size() <= 5 &&
+                     std::all_of(port.begin(), port.end(), is_digit) && std::stoul(port) >= 1 &&
+                     std::stoul(port) <= 65535;
+            }
+            if (!ok) {
+                fail("dns.forwarders", *e,
+                     "invalid forwarder \"" + text +
+                         "\" (expected an IP address, optionally with @port: \"127.0.0.1@5353\")");
+            }
+            out.forwarders.push_back(text);
+        }
+    }
+    if (const auto d = duration(t, p, "timeout")) out.timeout = *d;
+    if (const auto f = path(t, p, "trust_anchor_file")) out.trust_anchor_file = *f;
+}
+
+TlsPolicy Loader::tls_policy(const toml::table& t, const std::string& prefix,
+                             std::string_view name, TlsPolicy def) const {
+    const auto s = string(t, prefix, name);
+    if (!s) return def;
+    if (*s == "none") return TlsPolicy::none;
+    if (*s == "opportunistic") return TlsPolicy::opportunistic;
+    if (*s == "required") return TlsPolicy::required;
+    fail(join(prefix, name), *t.get(name),
+         "must be \"none\", \"opportunistic\" or \"required\"");
+}
+
+// "host", "host:port", "192.0.2.1:port", "[2001:db8::1]:port" or "[2001:db8::1]".
+RelayHost Loader::relay_host(const toml::table& t, const std::string& prefix,
+                             std::string_view name, bool required) const {
+    RelayHost h;
+    const std::string key = join(prefix, name);
+    const auto s = string(t, prefix, name);
+    if (!s) {
+        if (required) fail(key, t.source(), "required key is missing");
+        return h;
+    }
+    const toml::node& n = *t.get(name);
+    std::string_view v = *s;
+    std::string_view host = v;
+    std::string_view port;
+    if (!v.empty() && v.front() == '[') {
+        const auto close = v.find(']');
+        if (close == std::string_view::npos) fail(key, n, "missing ']'");
+        host = v.substr(1, close - 1);
+        const std::string_view after = v.substr(close + 1);
+        if (!after.empty()) {
+            if (after.front() != ':') fail(key, n, "expected \"[address]:port\"");
+            port = after.substr(1);
+        }
+        if (!IpAddress::parse(host))
+            fail(key, n, "\"" + std::string(host) + "\" is not an IP address");
+    } else {
+        if (std::count(v.begin(), v.end(), ':') == 1) {
+            const auto colon = v.find(':');
+            host = v.substr(0, colon);
+            port = v.substr(colon + 1);
+        } else if (v.find(':') != std::string_view::npos) {
+            fail(key, n, "an IPv6 address must be written in brackets: \"[2001:db8::1]:25\"");
+        }
+        if (!IpAddress::parse(host) && !is_valid_domain_name(host)) {
+            fail(key, n, "\"" + std::string(host) + "\" is neither a host name nor an IP address");
+        }
+    }
+    h.host = lower(host);
+    h.port = 25;
+    if (!port.empty() || v.back() == ':') {
+        if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), is_digit) ||
+            std::stoul(std::string(port)) < 1 || std::stoul(std::string(port)) > 65535) {
+            fail(key, n, "port must be a number between 1 and 65535");
+        }
+        h.port = static_cast<std::uint16_t>(std::stoul(std::string(port)));
+    }
+    return h;
+}
+
+void Loader::load_relay(const toml::table& t, Relay& out) const {
+    const std::string p = "relay";
+    check_keys(t, p,
+               {"port", "smarthost", "smarthost_tls", "smarthost_tls_verify", "tls", "tls_verify",
+                "connect_timeout", "command_timeout", "data_timeout", "concurrency",
+                "concurrency_per_destination", "messages_per_connection", "idle_timeout",
+                "route"});
+    if (const auto v = integer(t, p, "port", 1, 65535)) out.port = static_cast<std::uint16_t>(*v);
+    out.tls = tls_policy(t, p, "tls", TlsPolicy::opportunistic);
+    if (const auto b = boolean(t, p, "tls_verify")) out.tls_verify = *b;
+    if (t.get("smarthost")) {
+        RelayHost h = relay_host(t, p, "smarthost", true);
+        h.tls = tls_policy(t, p, "smarthost_tls", TlsPolicy::opportunistic);
+        if (const auto b = boolean(t, p, "smarthost_tls_verify")) h.tls_verify = *b;
+        out.smarthost = h;
+    } else {
+        for (const char* k : {"smarthost_tls", "smarthost_tls_verify"}) {
+            if (const toml::node* n = t.get(k)) fail(join(p, k), *n, "needs relay.smarthost");
+        }
+    }
+    if (const auto d = duration(t, p, "connect_timeout")) out.connect_timeout = *d;
+    if (const auto d = duration(t, p, "command_timeout")) out.command_timeout = *d;
+    if (const auto d = duration(t, p, "data_timeout")) out.data_timeout = *d;
+    if (const auto d = duration(t, p, "idle_timeout")) out.idle_timeout = *d;
+    if (const auto v = integer(t, p, "concurrency", 1, 10000))
+        out.concurrency = static_cast<unsigned>(*v);
+    if (const auto v = integer(t, p, "concurrency_per_destination", 1, 10000))
+        out.concurrency_per_destination = static_cast<unsigned>(*v);
+    if (const auto v = integer(t, p, "messages_per_connection", 1, 100000))
+        out.messages_per_connection = static_cast<unsigned>(*v);
+    if (const toml::node* rn = t.get("route")) {
+        if (!rn->is_array_of_tables())
+            wrong_type("relay.route", *rn, "array of tables ([[relay.route]])");
+        std::map<std::string, std::string> seen;
+        std::size_t i = 0;
+        for (const toml::node& e : *rn->as_array()) {
+            const std::string prefix = "relay.route[" + std::to_string(i++) + "]";
+            const toml::table& rt = *e.as_table();
+            check_keys(rt, prefix, {"domain", "host", "tls", "tls_verify"});
+            Route r;
+            const auto d = string(rt, prefix, "domain");
+            if (!d) fail(prefix + ".domain", e, "required key is missing");
+            if (!is_valid_domain_name(*d)) {
+                fail(prefix + ".domain", *rt.get("domain"),
+                     "\"" + *d + "\" is not a valid domain name");
+            }
+            r.domain = lower(*d);
+            if (const auto [it, fresh] = seen.emplace(r.domain, prefix); !fresh) {
+                fail(prefix + ".domain", *rt.get("domain"),
+                     "duplicate route for \"" + r.domain + "\" (also " + it->second + ")");
+            }
+            r.to = relay_host(rt, prefix, "host", true);
+            r.to.tls = tls_policy(rt, prefix, "tls", TlsPolicy::opportunistic);
+            if (const auto b = boolean(rt, prefix, "tls_verify")) r.to.tls_verify = *b;
+            out.routes.push_back(std::move(r));
+        }
+    }
+}
+
 void Loader::load_listeners(const toml::node& n, std::vector<Listener>& out) const {
     if (!n.is_array_of_tables()) wrong_type("listener", n, "array of tables ([[listener]])");
     std::map<std::string, std::string> names;      // name -> key of first use
@@ -413,8 +572,21 @@ void Loader::load_listeners(const toml::node& n, std::vector<Listener>& out) con
     for (const toml::node& e : *n.as_array()) {
         const std::string prefix = "listener[" + std::to_string(i) + "]";
         const toml::table& t = *e.as_table();
-        check_keys(t, prefix, {"name", "address"});
+        check_keys(t, prefix, {"name", "address", "role", "starttls", "auth_plaintext"});
         Listener l;
+        if (const auto role = string(t, prefix, "role")) {
+            if (*role == "mx")
+                l.role = ListenerRole::mx;
+            else if (*role == "submission")
+                l.role = ListenerRole::submission;
+            else if (*role == "submissions")
+                l.role = ListenerRole::submissions;
+            else
+                fail(prefix + ".role", *t.get("role"),
+                     "must be \"mx\", \"submission\" or \"submissions\"");
+        }
+        if (const auto b = boolean(t, prefix, "starttls")) l.starttls = *b;
+        if (const auto b = boolean(t, prefix, "auth_plaintext")) l.auth_plaintext = *b;
         l.name = "listener" + std::to_string(i);
         if (const auto name = string(t, prefix, "name")) {
             if (!is_valid_listener_name(*name)) {
@@ -480,6 +652,156 @@ void Loader::load_listeners(const toml::node& n, std::vector<Listener>& out) con
         }
         out.push_back(std::move(l));
         ++i;
+    }
+}
+
+void Loader::load_tls(const toml::table& t, Tls& out) const {
+    const std::string p = "tls";
+    check_keys(t, p, {"enabled", "cert_file", "key_file", "min_version"});
+    if (const auto b = boolean(t, p, "enabled")) out.enabled = *b;
+    const auto cert = path(t, p, "cert_file");
+    const auto key = path(t, p, "key_file");
+    if (cert.has_value() != key.has_value()) {
+        const char* missing = cert ? "key_file" : "cert_file";
+        fail(join(p, missing), t.source(), "cert_file and key_file must be given together");
+    }
+    if (cert) {
+        out.cert_file = *cert;
+        out.key_file = *key;
+        out.self_signed = false;
+    }
+    if (const auto v = string(t, p, "min_version")) {
+        if (*v == "1.2")
+            out.min_tls13 = false;
+        else if (*v == "1.3")
+            out.min_tls13 = true;
+        else
+            fail("tls.min_version", *t.get("min_version"), "must be \"1.2\" or \"1.3\"");
+    }
+}
+
+void Loader::load_auth(const toml::table& t, Auth& out) const {
+    const std::string p = "auth";
+    check_keys(t, p,
+               {"user", "sqlite_file", "lockout_failures", "lockout_window", "lockout_duration",
+                "failure_delay", "max_failure_delay", "threads"});
+    if (const auto f = path(t, p, "sqlite_file")) out.sqlite_file = *f;
+    if (const auto v = integer(t, p, "lockout_failures", 1, 1000))
+        out.lockout_failures = static_cast<std::size_t>(*v);
+    if (const auto d = duration(t, p, "lockout_window")) out.lockout_window = *d;
+    if (const auto d = duration(t, p, "lockout_duration")) out.lockout_duration = *d;
+    if (const auto d = duration(t, p, "failure_delay")) out.failure_delay = *d;
+    if (const auto d = duration(t, p, "max_failure_delay")) out.max_failure_delay = *d;
+    if (out.max_failure_delay < out.failure_delay)
+        fail("auth.max_failure_delay",
+             t.get("max_failure_delay") ? t.get("max_failure_delay")->source() : t.source(),
+             "must not be shorter than failure_delay");
+    if (const auto v = integer(t, p, "threads", 1, 64)) out.threads = static_cast<unsigned>(*v);
+    const toml::node* users = t.get("user");
+    if (users == nullptr) return;
+    if (!users->is_array_of_tables()) wrong_type("auth.user", *users, "array of tables ([[auth.user]])");
+    std::map<std::string, std::string> names;
+    std::size_t i = 0;
+    for (const toml::node& e : *users->as_array()) {
+        const std::string prefix = "auth.user[" + std::to_string(i++) + "]";
+        const toml::table& u = *e.as_table();
+        check_keys(u, prefix, {"name", "password_hash", "addresses"});
+        AuthUser user;
+        const auto name = string(u, prefix, "name");
+        if (!name) fail(prefix + ".name", u.source(), "required key is missing");
+        const bool name_ok = !name->empty() && name->size() <= 256 &&
+                             std::all_of(name->begin(), name->end(), [](char c) {
+                                 return static_cast<unsigned char>(c) > 0x20 && c != 0x7f;
+                             });
+        if (!name_ok)
+            fail(prefix + ".name", *u.get("name"),
+                 "must be 1-256 printable characters without spaces");
+        user.name = lower(*name);
+        if (const auto [it, fresh] = names.emplace(user.name, prefix); !fresh)
+            fail(prefix + ".name", *u.get("name"),
+                 "duplicate user \"" + user.name + "\" (also " + it->second + ")");
+        const auto hash = string(u, prefix, "password_hash");
+        if (!hash) fail(prefix + ".password_hash", u.source(), "required key is missing");
+        if (hash->rfind("$argon2id$", 0) != 0 || hash->size() > 256 ||
+            hash->find_first_of(" \t\r\n") != std::string::npos)
+            fail(prefix + ".password_hash", *u.get("password_hash"),
+                 "must be an argon2id hash (\"$argon2id$...\", see `sluice passwd`)");
+        user.password_hash = *hash;
+        if (const toml::node* a = u.get("addresses")) {
+            for (const toml::node* x : string_array(*a, prefix + ".addresses")) {
+                const std::string& addr = x->as_string()->get();
+                const auto at = addr.rfind('@');
+                if (at == std::string::npos || at + 1 >= addr.size() ||
+                    !is_valid_domain_name(addr.substr(at + 1)) ||
+                    addr.find_first_of(" <>\t\r\n") != std::string::npos)
+                    fail(prefix + ".addresses", *x,
+                         "invalid address \"" + addr +
+                             "\" (expected \"user@domain\" or \"@domain\" for the whole domain)");
+                user.addresses.push_back(lower(addr));
+            }
+        }
+        out.users.push_back(std::move(user));
+    }
+}
+
+void Loader::load_rate_limits(const toml::node& n, std::vector<RateLimit>& out) const {
+    if (!n.is_array_of_tables()) wrong_type("rate_limit", n, "array of tables ([[rate_limit]])");
+    std::size_t i = 0;
+    for (const toml::node& e : *n.as_array()) {
+        const std::string prefix = "rate_limit[" + std::to_string(i++) + "]";
+        const toml::table& t = *e.as_table();
+        check_keys(t, prefix, {"scope", "metric", "limit", "window"});
+        RateLimit r;
+        const auto scope = string(t, prefix, "scope");
+        if (!scope) fail(prefix + ".scope", t.source(), "required key is missing");
+        if (*scope == "ip")
+            r.scope = RateScope::ip;
+        else if (*scope == "user")
+            r.scope = RateScope::user;
+        else if (*scope == "sender")
+            r.scope = RateScope::sender;
+        else
+            fail(prefix + ".scope", *t.get("scope"), "must be \"ip\", \"user\" or \"sender\"");
+        const auto metric = string(t, prefix, "metric");
+        if (!metric) fail(prefix + ".metric", t.source(), "required key is missing");
+        if (*metric == "connections")
+            r.metric = RateMetric::connections;
+        else if (*metric == "messages")
+            r.metric = RateMetric::messages;
+        else if (*metric == "recipients")
+            r.metric = RateMetric::recipients;
+        else
+            fail(prefix + ".metric", *t.get("metric"),
+                 "must be \"connections\", \"messages\" or \"recipients\"");
+        if (r.metric == RateMetric::connections && r.scope != RateScope::ip)
+            fail(prefix + ".metric", *t.get("metric"),
+                 "connections can only be limited per ip (user and sender are not known yet)");
+        const auto limit = integer(t, prefix, "limit", 1, kInt64Max);
+        if (!limit) fail(prefix + ".limit", t.source(), "required key is missing");
+        r.limit = static_cast<std::uint64_t>(*limit);
+        const auto window = duration(t, prefix, "window");
+        if (!window) fail(prefix + ".window", t.source(), "required key is missing");
+        r.window = *window;
+        out.push_back(r);
+    }
+}
+
+// A submission listener must be usable: someone must be able to log in, over TLS or not.
+void Loader::check_roles(const toml::table& root, const Config& cfg) const {
+    const toml::node* ln = root.get("listener");
+    for (std::size_t i = 0; i < cfg.listeners.size(); ++i) {
+        const Listener& l = cfg.listeners[i];
+        if (l.role == ListenerRole::mx) continue;
+        const std::string key = "listener[" + std::to_string(i) + "].role";
+        const toml::node* where = ln && ln->is_array() ? ln->as_array()->get(i) : nullptr;
+        const toml::source_region src = where ? where->source() : root.source();
+        if (!cfg.auth.enabled())
+            fail(key, src, "a submission listener needs users ([[auth.user]] or auth.sqlite_file)");
+        if (l.role == ListenerRole::submissions && !cfg.tls.enabled)
+            fail(key, src, "submissions (implicit TLS) needs [tls] enabled");
+        if (l.role == ListenerRole::submission && !l.auth_plaintext &&
+            (!cfg.tls.enabled || !l.starttls))
+            fail(key, src, "submission needs STARTTLS (or auth_plaintext = true) to log in");
     }
 }
 
@@ -606,8 +928,9 @@ std::string Loader::resolve_target(const PendingTarget& p,
 Config Loader::load(const toml::table& root) {
     Config cfg;
     check_keys(root, "",
-               {"hostname", "data_dir", "workers", "recipient_delimiter", "listener", "limits",
-                "timeouts", "access", "log", "spool", "delivery", "queue", "domain"});
+               {"hostname", "data_dir", "workers", "recipient_delimiter", "user", "listener", "limits",
+                "timeouts", "access", "log", "spool", "delivery", "queue", "dns", "relay",
+                "tls", "auth", "rate_limit", "domain"});
 
     if (const auto h = string(root, "", "hostname")) {
         if (!is_valid_domain_name(*h)) {
@@ -629,6 +952,15 @@ Config Loader::load(const toml::table& root) {
         }
         cfg.recipient_delimiter = *d;
     }
+    if (const auto u = string(root, "", "user")) {
+        // A POSIX portable user name: resolved with getpwnam when the server starts as root.
+        bool ok = !u->empty() && u->size() <= 32 && (*u)[0] != '-';
+        for (char c : *u)
+            ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '_' || c == '-' || c == '.');
+        if (!ok) fail("user", *root.get("user"), "must be a user name (letters, digits, _ - .)");
+        cfg.user = *u;
+    }
 
     if (const toml::node* n = root.get("listener")) load_listeners(*n, cfg.listeners);
     if (cfg.listeners.empty()) cfg.listeners.push_back(Listener{"smtp", "127.0.0.1", 2525});
@@ -638,6 +970,16 @@ Config Loader::load(const toml::table& root) {
     if (const auto* t = table(root, "", "access")) load_access(*t, cfg.access);
     if (const auto* t = table(root, "", "log")) load_log(*t, cfg.log);
     if (const auto* t = table(root, "", "queue")) load_queue(*t, cfg.queue);
+    if (const auto* t = table(root, "", "dns")) load_dns(*t, cfg.dns);
+    if (const auto* t = table(root, "", "relay")) load_relay(*t, cfg.relay);
+    if (const auto* t = table(root, "", "tls")) load_tls(*t, cfg.tls);
+    if (cfg.tls.self_signed) {
+        cfg.tls.cert_file = cfg.data_dir / "tls" / "cert.pem";
+        cfg.tls.key_file = cfg.data_dir / "tls" / "key.pem";
+    }
+    if (const auto* t = table(root, "", "auth")) load_auth(*t, cfg.auth);
+    if (const toml::node* n = root.get("rate_limit")) load_rate_limits(*n, cfg.rate_limits);
+    check_roles(root, cfg);
 
     cfg.spool.dir = cfg.data_dir / "spool";
     if (const auto* t = table(root, "", "spool")) {
@@ -673,7 +1015,7 @@ Config Loader::load(const toml::table& root) {
 
 }  // namespace
 
-ConfigError::ConfigError(std::string source, std::string key, int line, int column,
+ConfigError::ConfigError(const std::string& source, std::string key, int line, int column,
                          std::string message)
     : std::runtime_error(format_what(source, key, line, column, message)),
       key_(std::move(key)),
@@ -704,7 +1046,7 @@ Config load_file(const std::filesystem::path& path) {
     if (!in) {
         const int err = errno;
         throw ConfigError(path.string(), {}, 0, 0,
-                          std::string("cannot open file: ") + std::strerror(err));
+                          "cannot open file: " + std::generic_category().message(err));
     }
     std::ostringstream text;
     text << in.rdbuf();
@@ -720,6 +1062,8 @@ Config default_config() {
     cfg.data_dir = absolute_path(cfg.data_dir);
     cfg.listeners.push_back(Listener{"smtp", "127.0.0.1", 2525});
     cfg.spool.dir = cfg.data_dir / "spool";
+    cfg.tls.cert_file = cfg.data_dir / "tls" / "cert.pem";
+    cfg.tls.key_file = cfg.data_dir / "tls" / "key.pem";
     cfg.delivery.maildir_root = cfg.data_dir / "mail";
     Domain local;
     local.name = "localhost";

@@ -17,6 +17,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <system_error>
 
 namespace sluice::delivery {
 namespace {
@@ -31,7 +32,7 @@ MaildirResult fail(int err, const std::string& what) {
     r.ok = false;
     r.err_no = err;
     r.permanent = is_permanent(err);
-    r.error = "maildir: " + what + ": " + std::strerror(err);
+    r.error = "maildir: " + what + ": " + std::generic_category().message(err);
     return r;
 }
 

@@ -1,14 +1,17 @@
-// queue_manager.cpp: local delivery scheduling (see queue_manager.hpp).
+// queue_manager.cpp: delivery scheduling, retries and DSNs (see queue_manager.hpp).
 #include "queue/queue_manager.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <random>
 
 #include "common/log.hpp"
+#include "common/queue_id.hpp"
 #include "delivery/maildir.hpp"
+#include "queue/dsn.hpp"
 
 namespace sluice::queue {
 namespace {
@@ -41,12 +44,34 @@ void split_address(const std::string& addr, std::string& local, std::string& dom
     }
 }
 
+std::int64_t to_us(config::Duration d) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
+}
+
+std::string reply_line(const smtp::Reply& r) {
+    return r.enhanced.empty() ? fmt::format("{} {}", r.code, r.text)
+                              : fmt::format("{} {} {}", r.code, r.enhanced, r.text);
+}
+
 double random01() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
 }
 
 }  // namespace
+
+Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier) {
+    Options o;
+    o.workers = cfg.delivery.workers;
+    o.retry_initial = cfg.queue.retry_initial;
+    o.retry_max = cfg.queue.retry_max;
+    o.lifetime = cfg.queue.lifetime;
+    o.hostname = cfg.hostname;
+    o.crlf_to_lf = cfg.delivery.maildir_line_endings == config::LineEndings::lf;
+    o.delay_warning = cfg.queue.delay_warning;
+    o.courier = courier;
+    return o;
+}
 
 config::Duration retry_delay(const Options& o, int attempt, double r) {
     using namespace std::chrono;
@@ -62,7 +87,9 @@ config::Duration retry_delay(const Options& o, int attempt, double r) {
 QueueManager::QueueManager(Options opts, spool::Spool& spool, const delivery::LocalRouter& router)
     : opts_(std::move(opts)), spool_(spool), router_(router) {}
 
-QueueManager::~QueueManager() { stop(); }
+QueueManager::~QueueManager() {
+    stop();
+}
 
 void QueueManager::start(std::vector<spool::QueueEntry> recovered) {
     {
@@ -144,10 +171,16 @@ void QueueManager::schedule(Item item, std::int64_t due_us) {
 void QueueManager::worker() {
     while (true) {
         Item item;
+        std::shared_ptr<Item> done;
         {
             std::unique_lock lock(mu_);
             while (true) {
                 if (stopping_) return;
+                if (!completed_.empty()) {
+                    done = std::move(completed_.front());
+                    completed_.pop_front();
+                    break;
+                }
                 std::int64_t now = now_us();
                 while (!waiting_.empty() && waiting_.begin()->first <= now) {
                     ready_.push_back(std::move(waiting_.begin()->second));
@@ -167,13 +200,67 @@ void QueueManager::worker() {
                 }
             }
         }
-        std::size_t held_bytes = item.msg ? item.msg->message.size() : 0;
-        deliver(item);
-        if (held_bytes) {
-            std::lock_guard lock(mu_);
-            memory_in_use_ -= held_bytes;
+        if (done) {
+            // The remote parts of an attempt have reported: finish it here, off the event loop.
+            auto msg = done->msg;
+            done->msg.reset();
+            finalize(*done, msg);
+            continue;
         }
+        item.held_bytes = item.msg ? item.msg->message.size() : 0;
+        deliver(item);
     }
+}
+
+void QueueManager::deliver_local(Item& item, const spool::StoredMessage& msg, std::size_t i) {
+    const Envelope& env = msg.envelope;
+    auto& st = item.status[i];
+    auto& out = item.outcomes[i];
+    out.attempted = true;
+    std::string local, domain;
+    const std::string& rcpt = env.recipients[i].address;
+    split_address(rcpt, local, domain);
+    auto boxes = router_.expand(local, domain);
+    auto started = std::chrono::steady_clock::now();
+    if (boxes.empty()) {
+        // The configuration changed since RCPT time: this recipient no longer exists.
+        out.permanent = true;
+        out.reply = {550, "5.1.1", "recipient no longer exists in the configuration"};
+        return;
+    }
+    for (const auto& box : boxes) {
+        std::string prepend =
+            fmt::format("Return-Path: <{}>\r\nDelivered-To: {}\r\n", env.sender, box);
+        delivery::MaildirCopy copy;
+        copy.maildir = router_.maildir_for(box);
+        copy.unique =
+            delivery::maildir_unique_name(env.received_at_us, env.queue_id, mailbox_tag(box));
+        copy.hostname = opts_.hostname;
+        copy.prepend = prepend;
+        copy.message = msg.message;
+        // Dovecot expects LF in Maildir; binary bodies are stored untouched.
+        copy.crlf_to_lf = opts_.crlf_to_lf && env.body != BodyType::binary_mime;
+        copy.check_existing = item.check_existing || st.attempts > 0;
+        auto res = delivery::deliver_maildir(copy);
+        if (!res.ok) {
+            out.permanent = res.permanent;
+            out.reply = {res.permanent ? 550 : 451, res.permanent ? "5.2.0" : "4.2.0", res.error};
+            return;
+        }
+        auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
+                      std::chrono::steady_clock::now() - started)
+                      .count() /
+                  1000.0;
+        log::info("delivery", {{"queue_id", env.queue_id},
+                               {"rcpt", rcpt},
+                               {"mailbox", box},
+                               {"result", res.already_present ? "already_delivered" : "delivered"},
+                               {"ms", ms}});
+        std::lock_guard lock(mu_);
+        ++stats_.delivered_copies;
+    }
+    out.ok = true;
+    out.reply = {250, "2.0.0", "delivered to Maildir"};
 }
 
 void QueueManager::deliver(Item& item) {
@@ -192,123 +279,258 @@ void QueueManager::deliver(Item& item) {
     }
     const Envelope& env = msg->envelope;
     if (item.status.size() != env.recipients.size()) item.status.assign(env.recipients.size(), {});
+    item.outcomes.assign(env.recipients.size(), {});
+    item.remote_results.clear();
 
+    // Route each pending recipient: local now, remote grouped by domain.
+    std::map<std::string, std::vector<std::size_t>> remote;
     std::string local, domain;
-    int deferred = 0, failed = 0;
-    std::uint64_t copies = 0;
-    std::int64_t now = now_us();
     for (std::size_t i = 0; i < env.recipients.size(); ++i) {
+        if (item.status[i].state != RecipientState::pending) continue;
+        split_address(env.recipients[i].address, local, domain);
+        if (domain.empty() || router_.is_local_domain(domain)) {
+            deliver_local(item, *msg, i);
+        } else if (!opts_.courier || domain.front() == '[') {
+            auto& out = item.outcomes[i];
+            out.attempted = true;
+            out.permanent = true;
+            out.remote = true;
+            out.reply = {550, "5.7.1", "relaying is not configured"};
+        } else {
+            remote[domain].push_back(i);
+        }
+    }
+    if (remote.empty()) {
+        finalize(item, msg);
+        return;
+    }
+    auto shared = std::make_shared<Item>(std::move(item));
+    shared->msg = msg;
+    shared->remote_pending = remote.size();
+    for (auto& [d, idx] : remote) {
+        for (std::size_t i : idx) {
+            shared->outcomes[i].attempted = true;
+            shared->outcomes[i].remote = true;
+        }
+        opts_.courier->deliver(
+            delivery::RemoteJob{msg, d, idx},
+            [this, shared](delivery::RemoteResult r) { remote_done(shared, std::move(r)); });
+    }
+}
+
+void QueueManager::remote_done(std::shared_ptr<Item> item, delivery::RemoteResult r) {
+    {
+        std::lock_guard lock(mu_);
+        for (const auto& rr : r.rcpts) {
+            if (rr.index >= item->outcomes.size()) continue;
+            auto& out = item->outcomes[rr.index];
+            out.reply = rr.reply;
+            out.ok = rr.reply.code >= 200 && rr.reply.code < 300;
+            out.permanent = rr.reply.code >= 500;
+            out.dsn_passed = rr.dsn_passed;
+            out.remote_mta = r.mx;
+        }
+        item->remote_results.push_back(std::move(r));
+        if (--item->remote_pending != 0) return;
+        completed_.push_back(std::move(item));
+    }
+    cv_.notify_one();
+}
+
+void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg) {
+    using spool::RecipientState;
+    const Envelope& env = msg->envelope;
+    const std::int64_t now = now_us();
+    const bool expired = now - env.received_at_us >= to_us(opts_.lifetime);
+    int deferred = 0, failed = 0;
+    std::vector<bool> changed(item.status.size(), false);
+    for (std::size_t i = 0; i < item.status.size(); ++i) {
+        auto& out = item.outcomes[i];
+        if (!out.attempted) continue;
         auto& st = item.status[i];
-        if (st.state != RecipientState::pending) continue;
-        const std::string& rcpt = env.recipients[i].address;
-        split_address(rcpt, local, domain);
-        auto boxes = router_.expand(local, domain);
-        auto started = std::chrono::steady_clock::now();
-        std::string error;
-        bool permanent = false;
-        if (boxes.empty()) {
-            // The configuration changed since RCPT time: this recipient no longer exists.
-            error = "5.1.1 recipient no longer exists in the configuration";
-            permanent = true;
-        }
-        for (const auto& box : boxes) {
-            std::string prepend = fmt::format("Return-Path: <{}>\r\nDelivered-To: {}\r\n",
-                                              env.sender, box);
-            delivery::MaildirCopy copy;
-            copy.maildir = router_.maildir_for(box);
-            copy.unique = delivery::maildir_unique_name(env.received_at_us, env.queue_id,
-                                                        mailbox_tag(box));
-            copy.hostname = opts_.hostname;
-            copy.prepend = prepend;
-            copy.message = msg->message;
-            // Dovecot expects LF in Maildir; binary bodies are stored untouched.
-            copy.crlf_to_lf = opts_.crlf_to_lf && env.body != BodyType::binary_mime;
-            copy.check_existing = item.check_existing || st.attempts > 0;
-            auto res = delivery::deliver_maildir(copy);
-            if (!res.ok) {
-                error = res.error;
-                permanent = res.permanent;
-                break;
-            }
-            ++copies;
-            auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
-                          std::chrono::steady_clock::now() - started)
-                          .count() /
-                      1000.0;
-            log::info("delivery", {{"queue_id", env.queue_id},
-                                   {"rcpt", rcpt},
-                                   {"mailbox", box},
-                                   {"result", res.already_present ? "already_delivered" : "delivered"},
-                                   {"ms", ms}});
-        }
+        changed[i] = true;
         ++st.attempts;
-        if (error.empty()) {
+        const std::string& rcpt = env.recipients[i].address;
+        if (out.ok) {
             st.state = RecipientState::delivered;
+            st.last_error.clear();
             continue;
         }
-        st.last_error = error;
-        bool expired = now - env.received_at_us >=
-                       std::chrono::duration_cast<std::chrono::microseconds>(opts_.lifetime).count();
-        if (permanent || expired) {
+        st.last_error = reply_line(out.reply);
+        if (out.permanent || expired) {
             st.state = RecipientState::failed;
             ++failed;
+            if (!out.permanent)
+                st.last_error = fmt::format("{} (gave up: queue lifetime exceeded)", st.last_error);
             log::error("delivery", {{"queue_id", env.queue_id},
                                     {"rcpt", rcpt},
                                     {"result", "failed"},
-                                    {"error", error},
+                                    {"error", st.last_error},
                                     {"attempts", st.attempts}});
         } else {
             ++deferred;
             auto delay = retry_delay(opts_, st.attempts, random01());
-            st.next_attempt_us =
-                now + std::chrono::duration_cast<std::chrono::microseconds>(delay).count();
-            log::warn("delivery", {{"queue_id", env.queue_id},
-                                   {"rcpt", rcpt},
-                                   {"result", "deferred"},
-                                   {"error", error},
-                                   {"attempts", st.attempts},
-                                   {"retry_in_s", std::chrono::duration_cast<std::chrono::seconds>(
-                                                      delay).count()}});
+            st.next_attempt_us = now + to_us(delay);
+            if (!out.remote)
+                log::warn("delivery",
+                          {{"queue_id", env.queue_id},
+                           {"rcpt", rcpt},
+                           {"result", "deferred"},
+                           {"error", st.last_error},
+                           {"attempts", st.attempts},
+                           {"retry_in_s",
+                            std::chrono::duration_cast<std::chrono::seconds>(delay).count()}});
         }
+    }
+    // One line per remote attempt (one per domain): where it went and what came back.
+    for (const auto& r : item.remote_results) {
+        std::string rcpts, result = "delivered";
+        std::int64_t next = 0;
+        const smtp::Reply* last = nullptr;
+        for (const auto& rr : r.rcpts) {
+            if (!rcpts.empty()) rcpts += ',';
+            rcpts += env.recipients[rr.index].address;
+            const auto& st = item.status[rr.index];
+            last = &rr.reply;
+            if (st.state == RecipientState::pending) {
+                result = "deferred";
+                next = next ? std::min(next, st.next_attempt_us) : st.next_attempt_us;
+            } else if (st.state == RecipientState::failed && result == "delivered") {
+                result = "failed";
+            }
+        }
+        const auto level = result == "delivered"  ? log::Level::info
+                           : result == "deferred" ? log::Level::warn
+                                                  : log::Level::error;
+        log::event(level, "relay",
+                   {{"queue_id", env.queue_id},
+                    {"rcpts", rcpts},
+                    {"mx", r.mx},
+                    {"ip", r.ip},
+                    {"tls", r.tls},
+                    {"code", last ? last->code : 0},
+                    {"reply", last ? reply_line(*last) : std::string()},
+                    {"ms", static_cast<long long>(r.duration_ms)},
+                    {"result", result},
+                    {"next_retry_s", next ? static_cast<long long>((next - now) / 1000000) : 0LL}});
     }
 
     {
         std::lock_guard lock(mu_);
-        stats_.delivered_copies += copies;
         stats_.deferred += deferred ? 1 : 0;
         stats_.failed += failed;
+        if (item.held_bytes) {
+            memory_in_use_ -= std::min(memory_in_use_, item.held_bytes);
+            item.held_bytes = 0;
+        }
     }
 
-    bool all_delivered = std::all_of(item.status.begin(), item.status.end(), [](auto& s) {
-        return s.state == RecipientState::delivered;
-    });
-    if (all_delivered) {
-        // Every copy is durable in its Maildir: the spool entry has done its job.
-        spool_.remove(item.id);
+    // Report what the sender asked for (or failures by default) before forgetting the message.
+    const bool reported = send_dsn(*msg, item, now);
+
+    bool all_final = std::none_of(item.status.begin(), item.status.end(),
+                                  [](auto& s) { return s.state == RecipientState::pending; });
+    bool all_delivered = std::all_of(item.status.begin(), item.status.end(),
+                                     [](auto& s) { return s.state == RecipientState::delivered; });
+    if (all_final && !reported) {
+        // The DSN could not be stored: keep the message (held) rather than lose the report.
+        for (std::size_t i = 0; i < item.status.size(); ++i)
+            if (changed[i]) spool_.record_status(item.id, i, item.status[i], false);
+        spool_.set_held(item.id, true);
+        log::error("message_held", {{"queue_id", env.queue_id}, {"reason", "DSN not stored"}});
         std::lock_guard lock(mu_);
-        ++stats_.delivered_messages;
         --stats_.queued;
         return;
     }
-    // Persist what changed so a restart resumes the schedule instead of starting over.
-    for (std::size_t i = 0; i < item.status.size(); ++i)
-        spool_.record_status(item.id, i, item.status[i], false);
-    if (deferred) {
-        std::int64_t due = INT64_MAX;
-        for (auto& s : item.status)
-            if (s.state == RecipientState::pending) due = std::min(due, s.next_attempt_us);
-        item.check_existing = true;
-        schedule(std::move(item), due);
+    if (all_final) {
+        // Every recipient is delivered, or failed and reported: the spool entry has done its job.
+        spool_.remove(item.id);
+        std::lock_guard lock(mu_);
+        if (all_delivered) ++stats_.delivered_messages;
+        --stats_.queued;
         return;
     }
-    // Some recipients failed for good. Bounces (DSN) arrive with the relay; until then the message
-    // stays in the spool, held, for the operator to see in `sluice queue list`.
-    spool_.set_held(item.id, true);
-    log::error("message_held", {{"queue_id", env.queue_id},
-                                {"failed_recipients", failed},
-                                {"reason", "permanent delivery failure"}});
-    std::lock_guard lock(mu_);
-    --stats_.queued;
+    // Persist what changed so a restart resumes the schedule instead of starting over. A remote
+    // 250 is synced at once: until then a crash would send the message again.
+    for (std::size_t i = 0; i < item.status.size(); ++i)
+        if (changed[i])
+            spool_.record_status(item.id, i, item.status[i],
+                                 item.outcomes[i].remote && item.outcomes[i].ok);
+    std::int64_t due = INT64_MAX;
+    for (auto& s : item.status)
+        if (s.state == RecipientState::pending) due = std::min(due, s.next_attempt_us);
+    item.check_existing = true;
+    item.outcomes.clear();
+    item.remote_results.clear();
+    schedule(std::move(item), due);
+}
+
+bool QueueManager::send_dsn(const spool::StoredMessage& msg, Item& item, std::int64_t now) {
+    using spool::RecipientState;
+    const Envelope& env = msg.envelope;
+    DsnRequest req;
+    req.hostname = opts_.hostname;
+    req.now_us = now;
+    const bool warn_delay = opts_.delay_warning && !item.delay_warned &&
+                            now - env.received_at_us >= to_us(*opts_.delay_warning);
+    bool delayed_any = false;
+    for (std::size_t i = 0; i < item.status.size(); ++i) {
+        const auto& out = item.outcomes[i];
+        if (!out.attempted) continue;
+        const auto& st = item.status[i];
+        const auto& r = env.recipients[i];
+        const std::uint8_t n = r.notify;
+        if (n & notify_never) continue;
+        DsnRecipient d{
+            r.address,     r.orcpt, DsnAction::failed, out.reply.enhanced, reply_line(out.reply),
+            out.remote_mta};
+        if (st.state == RecipientState::failed) {
+            if (n && !(n & notify_failure)) continue;
+            if (d.status.empty() || d.status[0] != '5') d.status = "4.4.7";  // gave up
+            if (d.status[0] == '4') d.status[0] = '5';
+        } else if (st.state == RecipientState::delivered) {
+            // A peer that took NOTIFY reports success itself.
+            if (!(n & notify_success) || out.dsn_passed) continue;
+            d.action = out.remote ? DsnAction::relayed : DsnAction::delivered;
+            d.status = "2.0.0";
+        } else {
+            if (!warn_delay || (n && !(n & notify_delay)) || out.dsn_passed) continue;
+            d.action = DsnAction::delayed;
+            if (d.status.empty() || d.status[0] != '4') d.status = "4.0.0";
+            delayed_any = true;
+        }
+        req.recipients.push_back(std::move(d));
+    }
+    if (delayed_any) {
+        item.delay_warned = true;
+        req.retry_until_us = env.received_at_us + to_us(opts_.lifetime);
+    }
+    if (req.recipients.empty()) return true;
+    if (env.sender.empty()) {
+        // RFC 5321 4.5.5 / RFC 3461: never a DSN about a DSN (or any message from <>).
+        log::warn("dsn_suppressed", {{"queue_id", env.queue_id}, {"reason", "null sender"}});
+        return true;
+    }
+    const std::string id = new_queue_id(now);
+    auto dsn = std::make_shared<const spool::StoredMessage>(make_dsn(msg, req, id));
+    std::promise<spool::CommitResult> p;
+    auto f = p.get_future();
+    spool_.commit(dsn, [&p](spool::CommitResult r) { p.set_value(std::move(r)); });
+    auto r = f.get();
+    if (!r.ok) {
+        log::error("dsn", {{"queue_id", env.queue_id}, {"dsn_id", id}, {"error", r.error}});
+        return false;
+    }
+    log::info("dsn", {{"queue_id", env.queue_id},
+                      {"dsn_id", id},
+                      {"to", env.sender},
+                      {"recipients", req.recipients.size()}});
+    {
+        std::lock_guard lock(mu_);
+        ++stats_.bounces;
+    }
+    enqueue(dsn);
+    return true;
 }
 
 }  // namespace sluice::queue

@@ -1,14 +1,23 @@
-// queue_manager.hpp: schedules deliveries of committed messages, retries them with backoff, and
-// removes a message from the spool only when every recipient's copy is durable.
+// queue_manager.hpp: schedules deliveries of committed messages, retries them with backoff,
+// bounces what cannot be delivered, and removes a message from the spool only when every
+// recipient has a final state (delivered, or failed and reported to the sender).
 //
-// Delivery runs on its own threads (file I/O never runs on the event loop). A message just committed
-// is delivered from its in-memory copy when the backlog is small, else re-read from the spool.
-// Retries after a failure, and every first attempt after a restart, look for the copy a previous
-// attempt may already have made (Maildir names are deterministic), so a crash between the Maildir
-// rename and the spool removal never yields a second copy.
+// Each recipient is routed on its own: local domains go to Maildir on the delivery threads (file
+// I/O never runs on the event loop); other domains are grouped by domain and handed to the remote
+// courier (SMTP on the event loop), one job per domain. When every part of an attempt has
+// reported, a delivery thread records the per-recipient states in the spool, schedules the next
+// attempt (exponential backoff with jitter), and writes one DSN per message covering every
+// recipient that failed (or, when asked with NOTIFY, was delivered or delayed) in that attempt.
+//
+// A message just committed is delivered from its in-memory copy when the backlog is small, else
+// re-read from the spool. Retries, and every first attempt after a restart, look for the Maildir
+// copy a previous attempt may already have made (names are deterministic), so a crash between the
+// Maildir rename and the spool update never yields a second local copy. A remote copy can be
+// delivered twice only when the process dies between the peer's 250 and the status record (fsync'ed
+// at once), a window of one disk write.
 //
 // SECURITY: works only on messages already accepted and stored; recipient addresses are turned into
-// mailbox paths by the LocalRouter alone.
+// mailbox paths by the LocalRouter alone. No DSN is ever sent about a message whose sender is <>.
 #pragma once
 
 #include <chrono>
@@ -25,6 +34,7 @@
 #include <vector>
 
 #include "config/config.hpp"
+#include "delivery/courier.hpp"
 #include "delivery/local_router.hpp"
 #include "spool/spool.hpp"
 
@@ -38,7 +48,12 @@ struct Options {
     std::string hostname;
     bool crlf_to_lf = true;
     std::size_t memory_budget = 128 * 1024 * 1024;  // message bytes kept in memory for delivery
+    std::optional<config::Duration> delay_warning;  // "delayed" DSN after this long; none = never
+    delivery::RemoteCourier* courier = nullptr;     // null: non-local recipients fail (no relay)
 };
+
+// The options a server runs with: [delivery], [queue] and the hostname from the configuration.
+Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier);
 
 // Counters for logs and tests.
 struct Stats {
@@ -46,6 +61,7 @@ struct Stats {
     std::uint64_t delivered_copies = 0;
     std::uint64_t deferred = 0;
     std::uint64_t failed = 0;
+    std::uint64_t bounces = 0;  // DSNs generated
     std::size_t queued = 0;
 };
 
@@ -54,7 +70,7 @@ struct Stats {
 config::Duration retry_delay(const Options& o, int attempt, double random01);
 
 class QueueManager {
-public:
+  public:
     QueueManager(Options opts, spool::Spool& spool, const delivery::LocalRouter& router);
     ~QueueManager();
     QueueManager(const QueueManager&) = delete;
@@ -74,7 +90,18 @@ public:
 
     Stats stats() const;
 
-private:
+  private:
+    // What happened to one recipient in the attempt under way.
+    struct Outcome {
+        bool attempted = false;
+        bool ok = false;
+        bool permanent = false;
+        bool remote = false;
+        bool dsn_passed = false;  // remote peer took NOTIFY/ORCPT: it reports from now on
+        smtp::Reply reply;        // the (remote or local) reply; text for logs and DSNs
+        std::string remote_mta;   // "mx.example.net" for DSNs
+    };
+
     struct Item {
         std::string id;
         std::shared_ptr<const spool::StoredMessage> msg;  // may be null: load from the spool
@@ -82,10 +109,21 @@ private:
         std::int64_t received_at_us = 0;
         bool check_existing = false;
         bool held = false;
+        bool delay_warned = false;  // in memory only: a restart may warn once more
+        // During an attempt:
+        std::vector<Outcome> outcomes;
+        std::vector<delivery::RemoteResult> remote_results;
+        std::size_t remote_pending = 0;
+        std::size_t held_bytes = 0;
     };
 
     void worker();
     void deliver(Item& item);
+    void deliver_local(Item& item, const spool::StoredMessage& msg, std::size_t i);
+    void remote_done(std::shared_ptr<Item> item, delivery::RemoteResult r);
+    void finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg);
+    // Writes the DSN this attempt calls for, if any. False only when one was due but not stored.
+    bool send_dsn(const spool::StoredMessage& msg, Item& item, std::int64_t now);
     void schedule(Item item, std::int64_t due_us);
 
     Options opts_;
@@ -95,7 +133,8 @@ private:
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Item> ready_;
-    std::multimap<std::int64_t, Item> waiting_;  // by due time (microseconds)
+    std::deque<std::shared_ptr<Item>> completed_;  // remote parts done: to finalize
+    std::multimap<std::int64_t, Item> waiting_;    // by due time (microseconds)
     std::size_t memory_in_use_ = 0;
     bool stopping_ = false;
     Stats stats_;

@@ -6,13 +6,17 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
 #include <cerrno>
 
+#include "auth/password.hpp"
 #include "common/log.hpp"
 #include "common/queue_id.hpp"
+#include "server/async_blocking.hpp"
 #include "server/async_commit.hpp"
 #include "server/recipient_check.hpp"
 
@@ -47,6 +51,34 @@ smtp::SessionLimits session_limits(const config::Limits& l) {
     return s;
 }
 
+std::int64_t wall_now_ms() { return wall_now_us() / 1000; }
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        char x = a[i], y = b[i];
+        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+        if (x != y) return false;
+    }
+    return true;
+}
+
+smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l, const std::string& ip,
+                               std::uint16_t port) {
+    smtp::SessionInfo i{ctx.cfg.hostname, l.name, ip, port, true};
+    const bool implicit = l.role == config::ListenerRole::submissions;
+    i.starttls = ctx.tls != nullptr && l.starttls && !implicit;
+    i.tls_active = implicit;
+    i.auth = ctx.users != nullptr;
+    i.auth_plaintext = l.auth_plaintext;
+    i.require_auth = l.role != config::ListenerRole::mx;
+    i.check_sender =
+        i.auth || (ctx.rate_limiter != nullptr && (ctx.rate_limiter->has(policy::Metric::messages) ||
+                                                    ctx.rate_limiter->has(policy::Metric::recipients)));
+    return i;
+}
+
 }  // namespace
 
 Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
@@ -58,7 +90,7 @@ Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config:
       client_ip_(std::move(client_ip)),
       client_port_(client_port),
       id_(ctx.next_session_id.fetch_add(1, std::memory_order_relaxed)),
-      session_(smtp::SessionInfo{ctx.cfg.hostname, listener.name, client_ip_, client_port, false},
+      session_(session_info(ctx, listener, client_ip_, client_port),
                session_limits(ctx.cfg.limits), wall_now_us,
                [](std::int64_t now) { return new_queue_id(now); }) {}
 
@@ -74,21 +106,28 @@ asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool
     started_ = clock::now();
     session_deadline_ = started_ + ctx_.cfg.timeouts.session;
     deadline_ = session_deadline_;
-    if (auto ip = IpAddress::parse(client_ip_))
-        rcpt_ctx_.relay_allowed = ctx_.cfg.access.trusted.contains(*ip);
+    if (auto ip = IpAddress::parse(client_ip_)) trusted_ = ctx_.cfg.access.trusted.contains(*ip);
+    rcpt_ctx_.relay_allowed = trusted_;
     log::info("connect", {{"session", id_},
                           {"ip", client_ip_},
                           {"port", static_cast<unsigned>(client_port_)},
                           {"listener", listener_.name}});
-    if (rejection) {
+    asio::co_spawn(socket_.get_executor(), watchdog(), asio::detached);
+    bool tls_ok = true;
+    if (listener_.role == config::ListenerRole::submissions) {
+        tls_ok = co_await handshake();
+        if (tls_ok) session_.implicit_tls(tls::describe(tls_->native_handle()));
+    }
+    if (!tls_ok) {
+        // Nothing can be said to a client we share no TLS session with.
+    } else if (rejection) {
         session_.start_rejected(*rejection);
         log::info("reject", {{"session", id_}, {"ip", client_ip_}, {"reply", rejection->text}});
     } else {
         session_.start();
     }
-    asio::co_spawn(socket_.get_executor(), watchdog(), asio::detached);
     try {
-        co_await serve();
+        if (tls_ok) co_await serve();
     } catch (const std::exception& e) {
         close_reason_ = fmt::format("error: {}", e.what());
     }
@@ -144,7 +183,8 @@ asio::awaitable<bool> Connection::flush() {
     std::string& out = session_.output();
     if (out.empty()) co_return true;
     if (!timed_out_) set_deadline(ctx_.cfg.timeouts.command);
-    auto [ec, n] = co_await asio::async_write(socket_, asio::buffer(out), as_tuple_awaitable);
+    auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, asio::buffer(out), as_tuple_awaitable)
+                        : co_await asio::async_write(socket_, asio::buffer(out), as_tuple_awaitable);
     out.clear();
     if (ec) {
         close_reason_ = timed_out_ ? "timeout" : "write_error";
@@ -160,6 +200,13 @@ void Connection::handle_commit_result(const spool::CommitResult& r,
     if (r.ok) {
         reply = {250, "2.0.0", fmt::format("Ok: queued as {}", env.queue_id)};
         ctx_.queue.enqueue(msg);
+        if (ctx_.rate_limiter) {
+            policy::Subjects who{client_ip_, user_ ? std::string_view(user_->name) : "",
+                                 env.sender};
+            auto now = wall_now_ms();
+            ctx_.rate_limiter->record(policy::Metric::messages, who, 1, now);
+            ctx_.rate_limiter->record(policy::Metric::recipients, who, env.recipients.size(), now);
+        }
     } else if (r.err_no == ENOSPC || r.err_no == EDQUOT) {
         reply = {452, "4.3.1", "Insufficient system storage, try again later"};
     } else {
@@ -202,8 +249,11 @@ asio::awaitable<void> Connection::serve() {
                 in_message_ = in_msg;
                 set_deadline(in_msg ? ctx_.cfg.timeouts.data_block : ctx_.cfg.timeouts.command);
                 reading_ = true;
-                auto [ec, n] = co_await socket_.async_read_some(
-                    asio::buffer(buf.get(), kReadBuffer), as_tuple_awaitable);
+                auto [ec, n] =
+                    tls_ ? co_await tls_->async_read_some(asio::buffer(buf.get(), kReadBuffer),
+                                                          as_tuple_awaitable)
+                         : co_await socket_.async_read_some(asio::buffer(buf.get(), kReadBuffer),
+                                                            as_tuple_awaitable);
                 reading_ = false;
                 if (ec) {
                     if (timed_out_) {
@@ -234,8 +284,25 @@ asio::awaitable<void> Connection::serve() {
                 break;
             }
             case smtp::Event::check_recipient:
-                session_.recipient_verdict(
-                    check_recipient(ctx_.router, session_.pending_recipient(), rcpt_ctx_));
+                if (auto limited = recipient_rate_limit())
+                    session_.recipient_verdict(*limited);
+                else
+                    session_.recipient_verdict(
+                        check_recipient(ctx_.router, session_.pending_recipient(), rcpt_ctx_));
+                break;
+            case smtp::Event::check_sender:
+                session_.sender_verdict(check_sender());
+                break;
+            case smtp::Event::starttls:
+                if (!co_await flush()) co_return;
+                if (!co_await handshake()) co_return;
+                session_.tls_started(tls::describe(tls_->native_handle()));
+                // RFC 3207 4.2: nothing learnt before the handshake counts (AUTH included).
+                user_.reset();
+                rcpt_ctx_.relay_allowed = trusted_;
+                break;
+            case smtp::Event::authenticate:
+                co_await authenticate();
                 break;
             case smtp::Event::commit: {
                 auto& pm = session_.pending_message();
@@ -251,6 +318,133 @@ asio::awaitable<void> Connection::serve() {
                 co_return;
         }
     }
+}
+
+}  // namespace sluice::server
+
+namespace sluice::server {
+
+asio::awaitable<bool> Connection::handshake() {
+    if (ctx_.tls == nullptr) co_return false;
+    tls_ctx_ = ctx_.tls->get();
+    tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_ctx_);
+    set_deadline(ctx_.cfg.timeouts.command);
+    auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, as_tuple_awaitable);
+    if (ec) {
+        close_reason_ = timed_out_ ? "timeout" : "tls_handshake_failed";
+        log::info("tls_failed", {{"session", id_}, {"ip", client_ip_}, {"error", ec.message()}});
+        co_return false;
+    }
+    log::info("tls", {{"session", id_},
+                      {"ip", client_ip_},
+                      {"version", SSL_get_version(tls_->native_handle())},
+                      {"cipher", SSL_CIPHER_get_name(SSL_get_current_cipher(tls_->native_handle()))}});
+    co_return true;
+}
+
+policy::Subjects Connection::subjects() const {
+    return policy::Subjects{client_ip_, user_ ? std::string_view(user_->name) : std::string_view(),
+                            session_.envelope().sender};
+}
+
+asio::awaitable<void> Connection::authenticate() {
+    auth::LoginGuard& guard = *ctx_.login_guard;
+    if (auto left = guard.locked_for(client_ip_, clock::now()); left > clock::duration::zero()) {
+        log::warn("auth_locked", {{"session", id_}, {"ip", client_ip_}});
+        session_.auth_verdict(
+            {454, "4.7.0", "Too many failed logins from your address, try again later"}, "");
+        co_return;
+    }
+    const auth::Credentials& c = session_.pending_credentials();
+    struct Job {
+        const auth::UserStore* users;
+        std::string authzid, authcid, password;
+    };
+    auto job = std::make_shared<Job>(Job{ctx_.users, c.authzid, c.authcid, c.password});
+    // The password hash check is slow on purpose: it runs on the auth pool, never here.
+    // A named lambda, not a temporary inside the co_await expression: GCC 12 destroys such
+    // temporaries twice (ASan saw the captured shared_ptr freed while still in use).
+    auto check = [job]() -> std::optional<auth::User> {
+        std::optional<auth::User> u;
+        try {
+            u = job->users->find(job->authcid);
+        } catch (const std::exception&) {
+            u.reset();
+        }
+        // Unknown users cost the same time as known ones: no user enumeration by timing.
+        bool ok = auth::verify_password(u ? u->password_hash : auth::dummy_hash(),
+                                        job->password);
+        auth::Credentials wipe{{}, {}, std::move(job->password)};
+        auth::wipe(wipe);
+        // Acting for someone else (authzid) is not supported: only oneself.
+        if (!job->authzid.empty() && u && !iequals_ascii(job->authzid, u->name)) ok = false;
+        if (!ok) u.reset();
+        return u;
+    };
+    std::optional<auth::User> user =
+        co_await async_blocking(*ctx_.auth_pool, std::move(check), use_awaitable);
+    const std::string login = job->authcid;
+    if (user) {
+        guard.success(client_ip_);
+        log::info("auth", {{"session", id_}, {"ip", client_ip_}, {"user", user->name}, {"ok", true}});
+        user_ = std::move(user);
+        rcpt_ctx_.relay_allowed = true;  // authenticated users may relay
+        session_.auth_verdict({235, "2.7.0", "Authentication successful"}, user_->name);
+        co_return;
+    }
+    auto f = guard.failure(client_ip_, clock::now());
+    log::warn("auth", {{"session", id_},
+                       {"ip", client_ip_},
+                       {"user", login},
+                       {"ok", false},
+                       {"failures", f.count},
+                       {"locked", f.locked_now}});
+    asio::steady_timer delay(socket_.get_executor(), f.delay);
+    co_await delay.async_wait(as_tuple_awaitable);
+    session_.auth_verdict({535, "5.7.8", "Authentication credentials invalid"}, "");
+    if (f.locked_now) {
+        session_.abort({421, "4.7.0",
+                        fmt::format("{} Too many failed logins, closing connection",
+                                    ctx_.cfg.hostname)});
+        close_reason_ = "auth_lockout";
+    }
+}
+
+smtp::Reply Connection::check_sender() {
+    const std::string& sender = session_.envelope().sender;
+    if (user_ && !auth::owns_sender(*user_, sender)) {
+        log::warn("sender_rejected",
+                  {{"session", id_}, {"ip", client_ip_}, {"user", user_->name}, {"from", sender}});
+        return {553, "5.7.1",
+                fmt::format("<{}>: Sender address rejected: not owned by user {}", sender,
+                            user_->name)};
+    }
+    if (ctx_.rate_limiter && ctx_.rate_limiter->has(policy::Metric::messages)) {
+        if (auto rule = ctx_.rate_limiter->check(policy::Metric::messages, subjects(), 1,
+                                                 wall_now_ms())) {
+            log::warn("rate_limit", {{"session", id_},
+                                     {"ip", client_ip_},
+                                     {"scope", policy::scope_name(rule->scope)},
+                                     {"metric", "messages"},
+                                     {"from", sender}});
+            return {450, "4.7.1", policy::RateLimiter::describe(*rule)};
+        }
+    }
+    return {250, "2.1.0", "Ok"};
+}
+
+std::optional<smtp::Reply> Connection::recipient_rate_limit() {
+    if (!ctx_.rate_limiter || !ctx_.rate_limiter->has(policy::Metric::recipients))
+        return std::nullopt;
+    auto n = session_.envelope().recipients.size() + 1;
+    auto rule = ctx_.rate_limiter->check(policy::Metric::recipients, subjects(), n, wall_now_ms());
+    if (!rule) return std::nullopt;
+    log::warn("rate_limit", {{"session", id_},
+                             {"ip", client_ip_},
+                             {"scope", policy::scope_name(rule->scope)},
+                             {"metric", "recipients"},
+                             {"from", session_.envelope().sender}});
+    return smtp::Reply{450, "4.7.1", policy::RateLimiter::describe(*rule)};
 }
 
 }  // namespace sluice::server

@@ -6,12 +6,21 @@
 // the deadline forward, which keeps a connection cheap (10,000 idle ones must fit in little
 // memory).
 //
+// TLS: the connection keeps its tcp::socket and, after STARTTLS (or at once on an implicit-TLS
+// listener), layers an ssl::stream<tcp::socket&> over it; reads and writes pick the stream with
+// one branch, so the plaintext path costs no allocation or virtual call. The deadline watchdog
+// cancels the socket either way. AUTH credentials are checked on the auth thread pool (argon2id
+// is slow on purpose); failures are delayed and counted per client address (auth::LoginGuard).
+//
 // SECURITY: everything read from the socket goes to the Session, which validates it; this layer
-// only bounds time and memory (fixed read buffer, no unbounded queues).
+// only bounds time and memory (fixed read buffer, no unbounded queues). Bytes read before a
+// STARTTLS handshake are all handed to the Session, which discards those after the command.
+// STANDARDS: RFC 3207, RFC 8314, RFC 4954, RFC 6409 (submission sender checks).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <memory>
@@ -44,11 +53,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::asio::awaitable<void> serve();
     boost::asio::awaitable<void> watchdog();
     boost::asio::awaitable<bool> flush();
+    boost::asio::awaitable<bool> handshake();
+    boost::asio::awaitable<void> authenticate();
+    smtp::Reply check_sender();
+    std::optional<smtp::Reply> recipient_rate_limit();
+    policy::Subjects subjects() const;
     void set_deadline(clock::duration d);
     void handle_commit_result(const spool::CommitResult& r,
                               const std::shared_ptr<const spool::StoredMessage>& msg);
 
     boost::asio::ip::tcp::socket socket_;
+    // Set once TLS is up; holds the context it was made with (a SIGHUP reload swaps the server's).
+    std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
+    std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
     boost::asio::steady_timer timer_;
     Context& ctx_;
     const config::Listener& listener_;
@@ -71,6 +88,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::size_t message_bytes_ = 0;
     std::string close_reason_ = "quit";
     RecipientContext rcpt_ctx_;
+    bool trusted_ = false;              // access.trusted: may relay without AUTH
+    std::optional<auth::User> user_;    // after a successful AUTH
 };
 
 }  // namespace sluice::server

@@ -5,11 +5,17 @@
 #include <atomic>
 #include <cstdint>
 
+#include <boost/asio/thread_pool.hpp>
+
+#include "auth/login_guard.hpp"
+#include "auth/user_store.hpp"
 #include "config/config.hpp"
 #include "delivery/local_router.hpp"
 #include "queue/queue_manager.hpp"
 #include "server/connection_limits.hpp"
 #include "spool/spool.hpp"
+#include "policy/rate_limit.hpp"
+#include "tls/context.hpp"
 
 namespace sluice::server {
 
@@ -20,6 +26,12 @@ struct Context {
     const delivery::LocalRouter& router;
     ConnectionLimits& limits;
     std::atomic<std::uint64_t> next_session_id{1};
+    // TLS, AUTH and sending limits (set by Server::run; null when not configured).
+    tls::ContextHolder* tls = nullptr;
+    const auth::UserStore* users = nullptr;
+    auth::LoginGuard* login_guard = nullptr;
+    boost::asio::thread_pool* auth_pool = nullptr;
+    policy::RateLimiter* rate_limiter = nullptr;
 };
 
 }  // namespace sluice::server

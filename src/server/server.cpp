@@ -21,7 +21,11 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "delivery/smtp_courier.hpp"
+#include "dns/resolver.hpp"
 #include "server/connection.hpp"
+#include "server/privileges.hpp"
+#include "server/security.hpp"
 
 namespace sluice::server {
 namespace asio = boost::asio;
@@ -43,11 +47,15 @@ struct Server::Impl {
     asio::io_context io;
     spool::Spool spool;
     delivery::LocalRouter router;
+    dns::Resolver resolver;
+    delivery::SmtpCourier courier;
     queue::QueueManager queue;
     ConnectionLimits limits;
     Context ctx;
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
     asio::signal_set signals;
+    asio::signal_set hup_signal{io, SIGHUP};
+    std::unique_ptr<Security> security;
     std::mutex conns_mu;
     std::set<std::shared_ptr<Connection>> conns;
     bool stopping = false;
@@ -57,10 +65,9 @@ struct Server::Impl {
           io(static_cast<int>(cfg.workers)),
           spool(spool::Spool::Options{cfg.spool.dir, cfg.spool.sync_threads, nullptr}),
           router(cfg),
-          queue(queue::Options{cfg.delivery.workers, cfg.queue.retry_initial, cfg.queue.retry_max,
-                               cfg.queue.lifetime, cfg.hostname,
-                               cfg.delivery.maildir_line_endings == config::LineEndings::lf},
-                spool, router),
+          resolver(io, delivery::resolver_options(cfg)),
+          courier(io, resolver, delivery::courier_options(cfg)),
+          queue(queue::options_from(cfg, &courier), spool, router),
           limits(cfg.limits.connections, cfg.limits.connections_per_ip),
           ctx{cfg, spool, queue, router, limits},
           signals(io, SIGTERM, SIGINT) {}
@@ -121,6 +128,24 @@ struct Server::Impl {
             if (rejection && drop) {
                 log::info("drop", {{"ip", ip}, {"listener", l.name}, {"reason", "access"}});
                 continue;  // socket closes as it goes out of scope
+            }
+            if (!rejection && ctx.rate_limiter &&
+                ctx.rate_limiter->has(policy::Metric::connections)) {
+                auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch())
+                               .count();
+                policy::Subjects who{ip, {}, {}};
+                if (auto rule = ctx.rate_limiter->check(policy::Metric::connections, who, 1, now)) {
+                    log::warn("rate_limit", {{"ip", ip}, {"listener", l.name}, {"metric", "connections"}});
+                    rejection = smtp::Reply{421, "4.7.0",
+                                            fmt::format("{} {}", cfg.hostname,
+                                                        policy::RateLimiter::describe(*rule))};
+                    auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
+                    auto s = std::make_shared<tcp::socket>(std::move(sock));
+                    asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});
+                    continue;
+                }
+                ctx.rate_limiter->record(policy::Metric::connections, who, 1, now);
             }
             bool slot = false;
             if (!rejection) {
@@ -203,6 +228,10 @@ Server::~Server() = default;
 void Server::run() {
     Impl& s = *impl_;
     s.bind_listeners();
+    // Certificates and user databases are read (or made) while still privileged.
+    s.security = std::make_unique<Security>(s.cfg, s.io);
+    s.security->attach(s.ctx);
+    drop_privileges(s.cfg.user, {s.cfg.data_dir, s.cfg.spool.dir, s.cfg.delivery.maildir_root});
     auto recovered = s.spool.recover();
     log::info("spool_recovered",
               {{"messages", recovered.size()}, {"dir", s.cfg.spool.dir.string()}});
@@ -215,6 +244,16 @@ void Server::run() {
                                 {"port", static_cast<unsigned>(l.port)}});
         asio::co_spawn(s.io, s.accept_loop(*s.acceptors[i], l), asio::detached);
     }
+    s.security->start();
+    // SIGHUP: new TLS handshakes use the reloaded certificate; sessions keep theirs.
+    std::function<void()> wait_hup = [&s, &wait_hup] {
+        s.hup_signal.async_wait([&s, &wait_hup](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            s.security->reload();
+            wait_hup();
+        });
+    };
+    wait_hup();
     s.signals.async_wait([&s](const boost::system::error_code& ec, int sig) {
         if (ec) return;
         log::info("signal", {{"signal", sig}});
@@ -227,6 +266,7 @@ void Server::run() {
     s.io.run();
     for (auto& t : threads) t.join();
     s.queue.stop();
+    s.security->stop();
     log::info("stopped", {});
 }
 

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "common/envelope.hpp"
 
@@ -16,7 +17,9 @@ namespace sluice::smtp {
 // "Sat, 28 Nov 2026 16:49:32 +0000"
 std::string rfc5322_date(std::int64_t unix_seconds);
 
-// The complete "Received: ..." field, folded, ending with CRLF.
-std::string received_header(const Envelope& env, const std::string& hostname);
+// The complete "Received: ..." field, folded, ending with CRLF. `tls` (e.g. "TLSv1.3
+// TLS_AES_256_GCM_SHA384") becomes a comment after the WITH keyword when not empty.
+std::string received_header(const Envelope& env, const std::string& hostname,
+                            std::string_view tls = {});
 
 }  // namespace sluice::smtp

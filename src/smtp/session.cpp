@@ -98,6 +98,13 @@ const Session::Handler* Session::find_handler(Verb v) {
          [](S& s, std::string_view a) { s.do_vrfy(a); }},
         {Verb::help, s_connected | s_ready | s_mail, "Bad sequence of commands",
          [](S& s, std::string_view) { s.do_help(); }},
+        {Verb::starttls, s_connected | s_ready,
+         "Bad sequence of commands: STARTTLS is not allowed inside a mail transaction",
+         [](S& s, std::string_view a) { s.do_starttls(a); }},
+        {Verb::auth, s_ready,
+         "Bad sequence of commands: AUTH needs EHLO first and is not allowed inside a mail "
+         "transaction",
+         [](S& s, std::string_view a) { s.do_auth(a); }},
     };
     for (const auto& h : table)
         if (h.verb == v) return &h;
@@ -109,19 +116,23 @@ Session::Session(SessionInfo info, SessionLimits limits, std::function<std::int6
     : info_(std::move(info)),
       limits_(limits),
       now_us_(std::move(now_us)),
-      new_id_(std::move(new_id)) {}
+      new_id_(std::move(new_id)),
+      tls_active_(info_.tls_active),
+      tls_info_(info_.tls_info) {}
 
 void Session::start() {
     state_ = State::connected;
     reply(220, "", fmt::format("{} ESMTP Sluice", info_.hostname));
 }
 
-void Session::start_rejected(Reply r) {
+void Session::start_rejected(const Reply& r) {
     state_ = State::rejected;
     reply(r);
 }
 
 void Session::feed(std::string_view bytes) {
+    // After STARTTLS, nothing the client sent in plaintext may ever be read as a command.
+    if (state_ == State::starttls) return;
     if (in_pos_ == in_.size()) {
         in_.clear();
         in_pos_ = 0;
@@ -158,7 +169,8 @@ void Session::reset_transaction() {
     bdat_too_big_ = false;
     in_bdat_ = false;
     if (state_ == State::mail || state_ == State::data || state_ == State::bdat ||
-        state_ == State::wait_commit || state_ == State::wait_rcpt)
+        state_ == State::wait_commit || state_ == State::wait_rcpt ||
+        state_ == State::wait_sender)
         state_ = State::ready;
 }
 
@@ -166,7 +178,14 @@ bool Session::in_message() const { return state_ == State::data || state_ == Sta
 
 bool Session::in_transaction() const {
     return state_ == State::mail || state_ == State::data || state_ == State::bdat ||
-           state_ == State::wait_rcpt || state_ == State::wait_commit;
+           state_ == State::wait_rcpt || state_ == State::wait_commit ||
+           state_ == State::wait_sender;
+}
+
+bool Session::waiting() const {
+    return state_ == State::closed || state_ == State::wait_rcpt || state_ == State::wait_commit ||
+           state_ == State::wait_sender || state_ == State::starttls ||
+           state_ == State::wait_auth;
 }
 
 Event Session::next() {
@@ -175,6 +194,9 @@ Event Session::next() {
             case State::closed: return Event::close;
             case State::wait_rcpt: return Event::check_recipient;
             case State::wait_commit: return Event::commit;
+            case State::wait_sender: return Event::check_sender;
+            case State::starttls: return Event::starttls;
+            case State::wait_auth: return Event::authenticate;
             case State::data: {
                 std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
                 in_pos_ += reader_->feed(avail);
@@ -230,6 +252,10 @@ Event Session::next() {
             error_reply(500, "5.5.2", "Syntax error: invalid character in command");
             continue;
         }
+        if (state_ == State::auth_response) {
+            auth_line(line);
+            continue;
+        }
         if (process_line(line)) continue;  // state changed to a wait/closed state: loop reports it
     }
 }
@@ -267,8 +293,7 @@ bool Session::process_line(std::string_view line) {
         return state_ == State::closed;
     }
     h->run(*this, cmd.args);
-    return state_ == State::closed || state_ == State::wait_rcpt ||
-           state_ == State::wait_commit;
+    return waiting();
 }
 
 void Session::do_helo(std::string_view args, bool extended) {
@@ -288,11 +313,17 @@ void Session::do_helo(std::string_view args, bool extended) {
                                    "ENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nBINARYMIME",
                                    info_.hostname, helo_, info_.client_ip, limits_.message_size);
     if (info_.dsn) text += "\nDSN";
+    if (info_.starttls && !tls_active_) text += "\nSTARTTLS";
+    if (info_.auth && (tls_active_ || info_.auth_plaintext)) text += "\nAUTH PLAIN LOGIN";
     // EHLO's reply lines carry no enhanced code (RFC 2034 applies to the status, not keywords).
     reply(250, "", text);
 }
 
 void Session::do_mail(std::string_view args) {
+    if (info_.require_auth && auth_user_.empty()) {
+        error_reply(530, "5.7.0", "Authentication required");
+        return;
+    }
     if (transactions_ >= limits_.transactions) {
         reply(421, "4.7.0",
               fmt::format("{} Error: too many messages in one session", info_.hostname));
@@ -385,8 +416,26 @@ void Session::do_mail(std::string_view args) {
     env.listener = info_.listener;
     env_ = std::move(env);
     ++transactions_;
+    if (info_.check_sender) {
+        state_ = State::wait_sender;
+        return;
+    }
     state_ = State::mail;
     reply(250, "2.1.0", "Ok");
+}
+
+void Session::sender_verdict(const Reply& r) {
+    if (state_ != State::wait_sender) return;
+    if (r.positive()) {
+        state_ = State::mail;
+        reply(r);
+        return;
+    }
+    reset_transaction();
+    if (r.code >= 500)
+        error_reply(r.code, r.enhanced, r.text);
+    else
+        reply(r);  // a rate limit: the client did nothing wrong
 }
 
 void Session::do_rcpt(std::string_view args) {
@@ -542,8 +591,13 @@ void Session::finish_message() {
     std::int64_t now = now_us_();
     env_.queue_id = new_id_(now);
     env_.received_at_us = now;
+    // RFC 3848 / RFC 6531 3.7.3: S for TLS, A for AUTH (ESMTPSA, UTF8SMTPS, ...).
     env_.protocol = env_.smtputf8 ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
-    std::string hdr = received_header(env_, info_.hostname);
+    if (env_.protocol != "SMTP") {
+        if (tls_active_) env_.protocol += 'S';
+        if (!auth_user_.empty()) env_.protocol += 'A';
+    }
+    std::string hdr = received_header(env_, info_.hostname, tls_info_);
     pending_msg_.message.clear();
     pending_msg_.message.reserve(hdr.size() + body.size());
     pending_msg_.message += hdr;
@@ -638,13 +692,141 @@ void Session::do_vrfy(std::string_view args) {
 
 void Session::do_help() {
     reply(214, "2.0.0",
-          "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP\n"
+          "Commands: EHLO HELO MAIL RCPT DATA BDAT RSET NOOP QUIT VRFY HELP STARTTLS AUTH\n"
           "See RFC 5321");
 }
 
 void Session::do_quit() {
     reply(221, "2.0.0", fmt::format("{} closing connection", info_.hostname));
     state_ = State::closed;
+}
+
+void Session::do_starttls(std::string_view args) {
+    if (tls_active_) {
+        error_reply(503, "5.5.1", "Bad sequence of commands: TLS already active");
+        return;
+    }
+    if (!info_.starttls) {
+        error_reply(502, "5.5.1", "Command not implemented");
+        return;
+    }
+    if (!args.empty()) {
+        error_reply(501, "5.5.4", "Syntax: STARTTLS");
+        return;
+    }
+    reply(220, "2.0.0", "Ready to start TLS");
+    // RFC 3207 5 / CVE-2011-0411: discard everything pipelined after STARTTLS.
+    in_.clear();
+    in_pos_ = 0;
+    discarding_line_ = false;
+    state_ = State::starttls;
+}
+
+void Session::tls_started(std::string tls_info) {
+    if (state_ != State::starttls) return;
+    // RFC 3207 4.2: forget everything learnt before the handshake.
+    reset_transaction();
+    tls_active_ = true;
+    tls_info_ = std::move(tls_info);
+    helo_.clear();
+    esmtp_ = false;
+    auth_user_.clear();
+    in_.clear();
+    in_pos_ = 0;
+    state_ = State::connected;
+}
+
+void Session::do_auth(std::string_view args) {
+    if (!info_.auth) {
+        error_reply(502, "5.5.1", "Command not implemented");
+        return;
+    }
+    if (!esmtp_) {
+        error_reply(503, "5.5.1", "Bad sequence of commands: AUTH needs EHLO first");
+        return;
+    }
+    if (!auth_user_.empty()) {
+        error_reply(503, "5.5.1", "Bad sequence of commands: already authenticated");
+        return;
+    }
+    if (!tls_active_ && !info_.auth_plaintext) {
+        error_reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
+        return;
+    }
+    auto sp = args.find(' ');
+    auto mech = auth::parse_mechanism(args.substr(0, sp));
+    if (!mech) {
+        error_reply(504, "5.5.4", "Unrecognized authentication type");
+        return;
+    }
+    std::string_view initial =
+        sp == std::string_view::npos ? std::string_view() : args.substr(sp + 1);
+    auth_mech_ = *mech;
+    creds_ = auth::Credentials{};
+    auth_step_ = 1;
+    if (initial.empty()) {
+        state_ = State::auth_response;
+        if (auth_mech_ == auth::Mechanism::plain)
+            reply(334, "", "");
+        else
+            reply(334, "", "VXNlcm5hbWU6");  // "Username:"
+        return;
+    }
+    auth_line(initial);
+}
+
+// One SASL response: the initial response of AUTH or a line after a 334.
+void Session::auth_line(std::string_view line) {
+    state_ = State::ready;
+    if (line == "*") {
+        auth::wipe(creds_);
+        error_reply(501, "5.0.0", "Authentication cancelled");
+        return;
+    }
+    // "=" is an empty initial response (RFC 4954 4); nothing we offer accepts one.
+    auto decoded = line == "=" ? std::optional<std::string>("") : auth::base64_decode(line);
+    if (!decoded) {
+        auth::wipe(creds_);
+        error_reply(501, "5.5.2", "Invalid base64 in authentication response");
+        return;
+    }
+    if (auth_mech_ == auth::Mechanism::plain) {
+        auto c = auth::decode_plain(*decoded);
+        std::fill(decoded->begin(), decoded->end(), '\0');
+        if (!c) {
+            error_reply(501, "5.5.2", "Malformed PLAIN authentication response");
+            return;
+        }
+        creds_ = std::move(*c);
+        state_ = State::wait_auth;
+        return;
+    }
+    // LOGIN: username, then password.
+    if (decoded->empty() || decoded->size() > auth::kMaxField ||
+        decoded->find('\0') != std::string::npos) {
+        std::fill(decoded->begin(), decoded->end(), '\0');
+        auth::wipe(creds_);
+        error_reply(501, "5.5.2", "Malformed LOGIN authentication response");
+        return;
+    }
+    if (auth_step_ == 1) {
+        creds_.authcid = std::move(*decoded);
+        auth_step_ = 2;
+        state_ = State::auth_response;
+        reply(334, "", "UGFzc3dvcmQ6");  // "Password:"
+        return;
+    }
+    creds_.password = std::move(*decoded);
+    state_ = State::wait_auth;
+}
+
+void Session::auth_verdict(const Reply& r, std::string user) {
+    if (state_ != State::wait_auth) return;
+    auth::wipe(creds_);
+    creds_ = auth::Credentials{};
+    state_ = State::ready;
+    if (r.positive()) auth_user_ = std::move(user);
+    reply(r);
 }
 
 void Session::timeout() {

@@ -10,11 +10,21 @@
 // before any handler runs. A transaction's 250 after DATA/BDAT LAST is produced only by
 // commit_done(), which the driver calls once the spool has made the message durable.
 //
+// STARTTLS answers 220 and returns Event::starttls with every byte buffered after the command
+// thrown away, and ignores feed() until tls_started(): whatever a client (or a man in the middle)
+// pipelined in plaintext after STARTTLS is never executed (the CVE-2011-0411 class). After the
+// handshake all session state is reset, authentication included (RFC 3207 4.2). AUTH runs the SASL
+// PLAIN/LOGIN exchange here and returns Event::authenticate with decoded credentials; the driver
+// checks them (off the event loop) and answers with auth_verdict().
+//
 // SECURITY: every input byte is untrusted. Command lines are bounded (limits.command_line), bare LF
 // ends no command and no DATA, errors are counted and end the session past limits.errors, HTTP on
 // the SMTP port ends it at once, and every count (recipients, message size, transactions) is capped.
+// AUTH is refused before TLS (538 5.7.11) unless the listener allows plaintext, and a listener that
+// requires AUTH refuses MAIL before it (530 5.7.0).
 // STANDARDS: RFC 5321; RFC 1870 SIZE; RFC 2920 PIPELINING; RFC 3030 CHUNKING/BINARYMIME; RFC 6152
-// 8BITMIME; RFC 2034/3463 enhanced codes; RFC 6531 SMTPUTF8; RFC 3461 DSN parameters.
+// 8BITMIME; RFC 2034/3463 enhanced codes; RFC 6531 SMTPUTF8; RFC 3461 DSN parameters; RFC 3207
+// STARTTLS; RFC 4954 AUTH; RFC 4616 PLAIN; RFC 3848 and 6531 3.7.3 WITH keywords (ESMTPSA...).
 #pragma once
 
 #include <cstddef>
@@ -24,6 +34,7 @@
 #include <string>
 #include <string_view>
 
+#include "auth/sasl.hpp"
 #include "common/envelope.hpp"
 #include "smtp/address.hpp"
 #include "smtp/command.hpp"
@@ -48,6 +59,14 @@ struct SessionInfo {
     std::string client_ip;
     std::uint16_t client_port = 0;
     bool dsn = false;  // advertise and accept RFC 3461 parameters
+    // Security features of the listener (all off: a plain MX, as the session was before them).
+    bool starttls = false;        // offer STARTTLS (a TLS context exists)
+    bool tls_active = false;      // implicit TLS (RFC 8314): encrypted from the first byte
+    std::string tls_info{};       // with tls_active: "TLSv1.3 TLS_AES_256_GCM_SHA384"
+    bool auth = false;            // offer AUTH PLAIN LOGIN (a user store exists)
+    bool auth_plaintext = false;  // ...also without TLS (else 538 5.7.11 before TLS)
+    bool require_auth = false;    // MAIL needs AUTH first (530 5.7.0): submission roles
+    bool check_sender = false;    // emit check_sender after each valid MAIL
 };
 
 enum class Event {
@@ -55,6 +74,9 @@ enum class Event {
     check_recipient,  // decide on pending_recipient(), then call recipient_verdict()
     commit,           // make pending_message() durable, then call commit_done()
     close,            // write output(), then close the connection
+    starttls,         // write output() (the 220), run the TLS handshake, then call tls_started()
+    authenticate,     // check pending_credentials(), then call auth_verdict()
+    check_sender,     // decide on envelope().sender (ownership, rate limits): sender_verdict()
 };
 
 // What the driver gets to commit: the envelope and the full message (Received header first).
@@ -72,7 +94,7 @@ public:
     // Emits the 220 greeting, or when !accept the given rejection (554), after which only QUIT is
     // served (RFC 5321 3.1).
     void start();
-    void start_rejected(Reply reply);
+    void start_rejected(const Reply& reply);
 
     void feed(std::string_view bytes);
     Event next();
@@ -87,6 +109,29 @@ public:
     PendingMessage& pending_message() { return pending_msg_; }
     // The spool's answer: a positive reply (250 with queue ID) or 451/452. Resets the transaction.
     void commit_done(const Reply& reply);
+
+    // The TLS handshake after STARTTLS succeeded; `tls_info` goes into the Received header. The
+    // session starts over (the client must send EHLO again). A failed handshake: just close.
+    void tls_started(std::string tls_info);
+    // Implicit TLS (RFC 8314): the handshake finished before start(); records its description.
+    void implicit_tls(std::string tls_info) {
+        tls_active_ = true;
+        tls_info_ = std::move(tls_info);
+    }
+
+    auth::Mechanism pending_mechanism() const { return auth_mech_; }
+    const auth::Credentials& pending_credentials() const { return creds_; }
+    // Positive reply (235): `user` is now authenticated. Otherwise the reply is sent as given
+    // (535 5.7.8, 454 4.7.0). The credentials are wiped either way.
+    void auth_verdict(const Reply& reply, std::string user);
+
+    // The transaction so far (sender at check_sender, recipients at check_recipient).
+    const Envelope& envelope() const { return env_; }
+    // Positive: the 250 for MAIL is sent (the text as given); otherwise MAIL is refused with it.
+    void sender_verdict(const Reply& reply);
+
+    bool tls_active() const { return tls_active_; }
+    const std::string& auth_user() const { return auth_user_; }
 
     // Driver-detected conditions: each emits a 421 and makes next() return close.
     void timeout();             // 421 4.4.2 command/data timeout
@@ -114,6 +159,10 @@ private:
         bdat,          // reading a BDAT chunk's bytes
         wait_rcpt,     // check_recipient event outstanding
         wait_commit,   // commit event outstanding
+        wait_sender,   // check_sender event outstanding
+        starttls,      // 220 sent: input ignored until tls_started()
+        auth_response, // 334 sent: the next line is a SASL response, not a command
+        wait_auth,     // authenticate event outstanding
         closed,
     };
 
@@ -137,6 +186,10 @@ private:
     void do_vrfy(std::string_view args);
     void do_help();
     void do_quit();
+    void do_starttls(std::string_view args);
+    void do_auth(std::string_view args);
+    void auth_line(std::string_view line);
+    bool waiting() const;
 
     SessionInfo info_;
     SessionLimits limits_;
@@ -170,6 +223,14 @@ private:
     bool in_bdat_ = false;      // BDAT used in this transaction (DATA then refused)
     State bdat_return_state_ = State::ready;  // where a refused chunk leaves us
     PendingMessage pending_msg_;
+
+    // TLS and AUTH.
+    bool tls_active_ = false;
+    std::string tls_info_;
+    std::string auth_user_;  // empty: not authenticated
+    auth::Mechanism auth_mech_ = auth::Mechanism::plain;
+    int auth_step_ = 0;  // LOGIN: 1 = username expected, 2 = password expected
+    auth::Credentials creds_;
 };
 
 }  // namespace sluice::smtp

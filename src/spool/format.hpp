@@ -1,8 +1,9 @@
 // format.hpp: the queue file format, encoded and decoded without I/O (unit-tested and fuzzed).
 //
 // A queue file is a magic line, then typed, length-prefixed records, then an END record carrying a
-// CRC-32 of everything before it. A file cut short anywhere, or with any byte flipped, fails decode(),
-// so a half-written file is never taken for a message. docs/queue-format.md has the exact grammar.
+// CRC-32 of everything before it. A file cut short anywhere, or with any byte flipped, fails
+// decode(), so a half-written file is never taken for a message. docs/queue-format.md has the exact
+// grammar.
 //
 // SECURITY: decode() reads files that only we write, but treats them as untrusted: every length is
 // bounds-checked and unknown record types of a newer version are rejected, not guessed at.

@@ -1,6 +1,7 @@
 """Connection-level policy: IP allow/deny lists and connection limits."""
 import smtplib
 import socket
+import time
 
 from conftest import BASE_CONFIG
 
@@ -35,9 +36,20 @@ def test_allow_list_excludes_others(make_sluice):
 def test_per_ip_connection_limit(make_sluice):
     s = make_sluice(config=BASE_CONFIG.replace("connections_per_ip = 1000",
                                                "connections_per_ip = 2")).start()
-    a, b = s.connect(), s.connect()
-    a.expect(220)
-    b.expect(220)
+    # start() probed the port with a connection of its own; its slot is freed asynchronously, so
+    # wait for the two slots rather than assume them.
+    def greeted():
+        deadline = time.monotonic() + 5
+        while True:
+            conn = s.connect()
+            code, _ = conn.reply()
+            if code == 220:
+                return conn
+            conn.close()
+            assert time.monotonic() < deadline, "no free slot"
+            time.sleep(0.05)
+
+    a, b = greeted(), greeted()
     c = s.connect()
     code, text = c.reply()
     assert code == 421 and "4.7.0" in text
@@ -46,7 +58,6 @@ def test_per_ip_connection_limit(make_sluice):
     a.expect(221)
     a.close()
     # A slot is free again.
-    import time
     for _ in range(50):
         d = s.connect()
         code, _ = d.reply()

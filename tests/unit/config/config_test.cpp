@@ -598,4 +598,156 @@ TEST(ConfigLoad, AliasTargetsInAnyUserDomain) {
 }
 
 }  // namespace
+
+TEST(ConfigRelay, DefaultsAndFullForm) {
+    const Config d = load_string("");
+    EXPECT_TRUE(d.dns.forwarders.empty());
+    EXPECT_EQ(d.relay.port, 25);
+    EXPECT_FALSE(d.relay.smarthost);
+    EXPECT_EQ(d.relay.tls, TlsPolicy::opportunistic);
+    EXPECT_FALSE(d.queue.delay_warning);
+
+    const Config c = load_string(R"(
+[dns]
+forwarders = ["127.0.0.1@5353", "::1"]
+timeout = "2s"
+[relay]
+port = 2525
+smarthost = "[2001:db8::25]:587"
+smarthost_tls = "required"
+smarthost_tls_verify = true
+tls = "none"
+concurrency = 3
+concurrency_per_destination = 1
+messages_per_connection = 7
+idle_timeout = "1s"
+connect_timeout = "3s"
+command_timeout = "4s"
+data_timeout = "5s"
+[[relay.route]]
+domain = "Partner.Example"
+host = "mx.partner.example:2526"
+tls_verify = true
+[queue]
+delay_warning = "1h"
+)");
+    EXPECT_EQ(c.dns.forwarders, (std::vector<std::string>{"127.0.0.1@5353", "::1"}));
+    EXPECT_EQ(c.dns.timeout, 2s);
+    EXPECT_EQ(c.relay.port, 2525);
+    ASSERT_TRUE(c.relay.smarthost);
+    EXPECT_EQ(c.relay.smarthost->host, "2001:db8::25");
+    EXPECT_EQ(c.relay.smarthost->port, 587);
+    EXPECT_EQ(c.relay.smarthost->tls, TlsPolicy::required);
+    EXPECT_TRUE(c.relay.smarthost->tls_verify);
+    EXPECT_EQ(c.relay.tls, TlsPolicy::none);
+    EXPECT_EQ(c.relay.concurrency, 3u);
+    EXPECT_EQ(c.relay.concurrency_per_destination, 1u);
+    EXPECT_EQ(c.relay.messages_per_connection, 7u);
+    EXPECT_EQ(c.relay.idle_timeout, 1s);
+    ASSERT_EQ(c.relay.routes.size(), 1u);
+    EXPECT_EQ(c.relay.routes[0].domain, "partner.example");
+    EXPECT_EQ(c.relay.routes[0].to.host, "mx.partner.example");
+    EXPECT_EQ(c.relay.routes[0].to.port, 2526);
+    EXPECT_TRUE(c.relay.routes[0].to.tls_verify);
+    EXPECT_EQ(c.queue.delay_warning, 1h);
+}
+
+TEST(ConfigRelay, Errors) {
+    expect_error("[dns]\nforwarders = [\"dns.example\"]\n", "dns.forwarders", 2);
+    expect_error("[dns]\nforwarders = [\"127.0.0.1@99999\"]\n", "dns.forwarders", 2);
+    expect_error("[dns]\nservers = []\n", "dns.servers", 2);
+    expect_error("[relay]\nport = 0\n", "relay.port", 2);
+    expect_error("[relay]\ntls = \"maybe\"\n", "relay.tls", 2);
+    expect_error("[relay]\nsmarthost = \"2001:db8::1\"\n", "relay.smarthost", 2);
+    expect_error("[relay]\nsmarthost = \"host:0\"\n", "relay.smarthost", 2);
+    expect_error("[relay]\nsmarthost_tls = \"none\"\n", "relay.smarthost_tls", 2);
+    expect_error("[[relay.route]]\nhost = \"a.example\"\n", "relay.route[0].domain", 1);
+    expect_error("[[relay.route]]\ndomain = \"a.example\"\nhost = \"x\"\n[[relay.route]]\n"
+                 "domain = \"A.example\"\nhost = \"y\"\n",
+                 "relay.route[1].domain", 5);
+    expect_error("[[relay.route]]\ndomain = \"a.example\"\nhots = \"x\"\n",
+                 "relay.route[0].hots", 3);
+    expect_error("[queue]\ndelay_warning = \"soon\"\n", "queue.delay_warning", 2);
+}
+
+// TLS, AUTH, listener roles and sending limits (issue "Secure").
+namespace {
+
+const std::string kHash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+
+TEST(ConfigSecure, DefaultsSelfSignedTlsNoAuthNoLimits) {
+    const Config c = load_string("data_dir = \"/tmp/d\"\n");
+    EXPECT_TRUE(c.tls.enabled);
+    EXPECT_TRUE(c.tls.self_signed);
+    EXPECT_EQ(c.tls.cert_file, fs::path("/tmp/d/tls/cert.pem"));
+    EXPECT_EQ(c.tls.key_file, fs::path("/tmp/d/tls/key.pem"));
+    EXPECT_FALSE(c.auth.enabled());
+    EXPECT_TRUE(c.rate_limits.empty());
+    EXPECT_EQ(c.listeners[0].role, ListenerRole::mx);
+    EXPECT_TRUE(c.listeners[0].starttls);
+}
+
+TEST(ConfigSecure, FullSection) {
+    const Config c = load_string(
+        "[[listener]]\nname = \"mx\"\naddress = \"127.0.0.1:25\"\n"
+        "[[listener]]\nname = \"sub\"\naddress = \"127.0.0.1:587\"\nrole = \"submission\"\n"
+        "[[listener]]\nname = \"subs\"\naddress = \"127.0.0.1:465\"\nrole = \"submissions\"\n"
+        "[tls]\ncert_file = \"/etc/c.pem\"\nkey_file = \"/etc/k.pem\"\nmin_version = \"1.3\"\n"
+        "[auth]\nsqlite_file = \"/var/lib/users.db\"\nlockout_failures = 3\n"
+        "lockout_window = \"5m\"\nlockout_duration = \"1h\"\nfailure_delay = \"2s\"\n"
+        "max_failure_delay = \"10s\"\nthreads = 4\n"
+        "[[auth.user]]\nname = \"Alice@Example.org\"\npassword_hash = \"" + kHash + "\"\n"
+        "addresses = [\"postmaster@example.org\", \"@example.net\"]\n"
+        "[[rate_limit]]\nscope = \"ip\"\nmetric = \"connections\"\nlimit = 60\nwindow = \"1m\"\n"
+        "[[rate_limit]]\nscope = \"user\"\nmetric = \"recipients\"\nlimit = 1000\nwindow = \"1d\"\n");
+    EXPECT_EQ(c.listeners[1].role, ListenerRole::submission);
+    EXPECT_EQ(c.listeners[2].role, ListenerRole::submissions);
+    EXPECT_FALSE(c.tls.self_signed);
+    EXPECT_TRUE(c.tls.min_tls13);
+    EXPECT_EQ(c.tls.cert_file, fs::path("/etc/c.pem"));
+    ASSERT_EQ(c.auth.users.size(), 1u);
+    EXPECT_EQ(c.auth.users[0].name, "alice@example.org");
+    EXPECT_EQ(c.auth.users[0].addresses.size(), 2u);
+    EXPECT_EQ(c.auth.sqlite_file, fs::path("/var/lib/users.db"));
+    EXPECT_EQ(c.auth.lockout_failures, 3u);
+    EXPECT_EQ(c.auth.lockout_duration, 1h);
+    EXPECT_EQ(c.auth.threads, 4u);
+    ASSERT_EQ(c.rate_limits.size(), 2u);
+    EXPECT_EQ(c.rate_limits[1].scope, RateScope::user);
+    EXPECT_EQ(c.rate_limits[1].metric, RateMetric::recipients);
+    EXPECT_EQ(c.rate_limits[1].window, 24h);
+}
+
+TEST(ConfigSecure, Errors) {
+    expect_error("[[listener]]\nrole = \"relay\"\n", "listener[0].role", 2);
+    expect_error("[[listener]]\nrole = \"submission\"\n", "listener[0].role", 1);  // no users
+    expect_error("[tls]\ncert_file = \"/c.pem\"\n", "tls.key_file", 1);
+    expect_error("[tls]\nmin_version = \"1.1\"\n", "tls.min_version", 2);
+    expect_error("[tls]\nciphers = \"ALL\"\n", "tls.ciphers", 2);
+    expect_error("[auth]\nlockout = 3\n", "auth.lockout", 2);
+    expect_error("[[auth.user]]\nname = \"a\"\npassword_hash = \"plain\"\n",
+                 "auth.user[0].password_hash", 3);
+    expect_error("[[auth.user]]\npassword_hash = \"" + kHash + "\"\n", "auth.user[0].name", 1);
+    expect_error("[[auth.user]]\nname = \"a b\"\npassword_hash = \"" + kHash + "\"\n",
+                 "auth.user[0].name", 2);
+    expect_error("[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash +
+                     "\"\n[[auth.user]]\nname = \"A\"\npassword_hash = \"" + kHash + "\"\n",
+                 "auth.user[1].name", 5);
+    expect_error("[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash +
+                     "\"\naddresses = [\"nodomain\"]\n",
+                 "auth.user[0].addresses", 4);
+    expect_error("[[rate_limit]]\nscope = \"ip\"\nmetric = \"messages\"\nlimit = 0\nwindow = \"1h\"\n",
+                 "rate_limit[0].limit", 4);
+    expect_error("[[rate_limit]]\nscope = \"user\"\nmetric = \"connections\"\nlimit = 1\n"
+                 "window = \"1h\"\n",
+                 "rate_limit[0].metric", 3);
+    expect_error("[[rate_limit]]\nscope = \"ip\"\nmetric = \"messages\"\nlimit = 1\nwindo = \"1h\"\n",
+                 "rate_limit[0].windo", 5);
+    expect_error("[tls]\nenabled = false\n[[listener]]\nrole = \"submissions\"\n[[auth.user]]\n"
+                 "name = \"a\"\npassword_hash = \"" + kHash + "\"\n",
+                 "listener[0].role", 3);
+}
+
+}  // namespace
+
 }  // namespace sluice::config

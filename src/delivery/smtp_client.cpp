@@ -1,0 +1,342 @@
+// smtp_client.cpp: one outgoing SMTP connection (see smtp_client.hpp).
+#include "delivery/smtp_client.hpp"
+
+#include <fmt/format.h>
+#include <openssl/ssl.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include "delivery/smtp_client_data.hpp"
+
+// GCC 12 reports a false -Wmismatched-new-delete on some coroutine frames (GCC PR 109224).
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+
+namespace sluice::delivery {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// GCC 12 miscompiles some coroutine constructs (co_await inside conditions and ?:, braced
+// initializer lists in co_return): replies are built by this plain function and awaited values
+// are stored in variables first.
+ServerReply make_reply(int code, std::string enhanced, std::string line) {
+    ServerReply r;
+    r.code = code;
+    r.enhanced = std::move(enhanced);
+    r.lines.push_back(std::move(line));
+    return r;
+}
+
+SmtpConnection::SmtpConnection(asio::any_io_executor ex, asio::ssl::context& ssl)
+    : stream_(ex, ssl), timer_(ex) {}
+
+void SmtpConnection::arm(std::chrono::milliseconds d) {
+    timed_out_ = false;
+    timer_.expires_after(d);
+    timer_.async_wait(
+        [self = shared_from_this(), gen = ++generation_](boost::system::error_code ec) {
+            if (ec || gen != self->generation_) return;
+            self->timed_out_ = true;
+            boost::system::error_code ignored;
+            self->stream_.next_layer().cancel(ignored);
+        });
+}
+
+void SmtpConnection::disarm() {
+    ++generation_;
+    timer_.cancel();
+}
+
+smtp::Reply SmtpConnection::network_error(std::string_view what,
+                                          const boost::system::error_code& ec) const {
+    const std::string why = timed_out_ ? std::string("timed out") : ec.message();
+    return smtp::Reply{421, greeted_ ? "4.4.2" : "4.4.1",
+                       fmt::format("{} {}[{}]: {}", what, host_, ip_, why)};
+}
+
+void SmtpConnection::close() {
+    boost::system::error_code ec;
+    disarm();
+    stream_.next_layer().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    stream_.next_layer().close(ec);
+    open_ = false;
+}
+
+std::string SmtpConnection::tls_description() const {
+    if (!tls_) return {};
+    SSL* ssl = const_cast<Stream&>(stream_).native_handle();
+    return fmt::format("{} {}", SSL_get_version(ssl),
+                       SSL_CIPHER_get_name(SSL_get_current_cipher(ssl)));
+}
+
+asio::awaitable<ServerReply> SmtpConnection::read_reply(std::chrono::milliseconds timeout) {
+    char buf[8192];
+    while (true) {
+        if (auto r = parser_.next()) {
+            if (r->code == 0) {
+                broken_ = true;
+                co_return make_reply(421, "4.5.0",
+                                     fmt::format("4.5.0 malformed reply from {}[{}]", host_, ip_));
+            }
+            co_return *r;
+        }
+        if (broken_) co_return make_reply(421, "4.4.2", "4.4.2 connection is broken");
+        arm(timeout);
+        // (No co_await inside ?: : GCC 12 miscompiles it.)
+        boost::system::error_code ec;
+        std::size_t n = 0;
+        if (tls_)
+            std::tie(ec, n) = co_await stream_.async_read_some(asio::buffer(buf), kTuple);
+        else
+            std::tie(ec, n) =
+                co_await stream_.next_layer().async_read_some(asio::buffer(buf), kTuple);
+        const bool to = timed_out_;
+        disarm();
+        timed_out_ = to;
+        if (ec) {
+            broken_ = true;
+            auto r = network_error("lost connection with", ec);
+            co_return make_reply(r.code, r.enhanced, r.enhanced + " " + r.text);
+        }
+        parser_.feed(std::string_view(buf, n));
+    }
+}
+
+asio::awaitable<bool> SmtpConnection::write(std::string_view data,
+                                            std::chrono::milliseconds timeout) {
+    if (broken_) co_return false;
+    arm(timeout);
+    boost::system::error_code ec;
+    std::size_t n = 0;
+    if (tls_)
+        std::tie(ec, n) = co_await asio::async_write(stream_, asio::buffer(data), kTuple);
+    else
+        std::tie(ec, n) =
+            co_await asio::async_write(stream_.next_layer(), asio::buffer(data), kTuple);
+    (void)n;
+    disarm();
+    if (ec) broken_ = true;
+    co_return !ec;
+}
+
+asio::awaitable<ServerReply> SmtpConnection::command(std::string_view line) {
+    const bool written = co_await write(line, opts_.command_timeout);
+    if (!written)
+        co_return make_reply(421, "4.4.2",
+                             fmt::format("4.4.2 lost connection with {}[{}]", host_, ip_));
+    co_return co_await read_reply(opts_.command_timeout);
+}
+
+asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::hello() {
+    auto r = co_await command(fmt::format("EHLO {}\r\n", opts_.helo));
+    if (r.code >= 500 && r.code != 421 && usable()) {
+        r = co_await command(fmt::format("HELO {}\r\n", opts_.helo));
+        ext_ = Extensions{};
+    } else {
+        ext_ = parse_ehlo(r);
+    }
+    if (r.code != 250) co_return r.to_reply();
+    co_return std::nullopt;
+}
+
+asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::open(std::string ip, std::uint16_t port,
+                                                                 std::string host,
+                                                                 const ClientOptions& opts) {
+    opts_ = opts;
+    host_ = std::move(host);
+    ip_ = std::move(ip);
+    port_ = port;
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(ip_, ec);
+    if (ec) co_return smtp::Reply{451, "4.4.1", fmt::format("bad address {}", ip_)};
+    asio::ip::tcp::endpoint ep(addr, port);
+    arm(opts_.connect_timeout);
+    std::tie(ec) = co_await stream_.next_layer().async_connect(ep, kTuple);
+    const bool to = timed_out_;
+    disarm();
+    timed_out_ = to;
+    if (ec) {
+        broken_ = true;
+        co_return network_error("connect to", ec);
+    }
+    open_ = true;
+    stream_.next_layer().set_option(asio::ip::tcp::no_delay(true), ec);
+    auto greeting = co_await read_reply(opts_.command_timeout);
+    if (greeting.code != 220) co_return greeting.to_reply();
+    greeted_ = true;
+    if (auto err = co_await hello()) co_return err;
+    if (opts_.tls == config::TlsPolicy::none) co_return std::nullopt;
+    if (!ext_.starttls) {
+        if (opts_.tls == config::TlsPolicy::required)
+            co_return smtp::Reply{
+                451, "4.7.4",
+                fmt::format("TLS is required but {}[{}] does not offer STARTTLS", host_, ip_)};
+        co_return std::nullopt;
+    }
+    auto r = co_await command("STARTTLS\r\n");
+    if (r.code != 220) {
+        if (opts_.tls == config::TlsPolicy::required || !usable()) co_return r.to_reply();
+        co_return std::nullopt;  // opportunistic: carry on in the clear
+    }
+    if (parser_.buffered()) {
+        // Bytes after the 220 arrived before TLS: a STARTTLS injection attempt (CVE-2011-0411).
+        broken_ = true;
+        co_return smtp::Reply{421, "4.5.0",
+                              fmt::format("{}[{}] sent data after STARTTLS", host_, ip_)};
+    }
+    SSL* ssl = stream_.native_handle();
+    boost::system::error_code parse_ec;
+    asio::ip::make_address(host_, parse_ec);
+    if (parse_ec) SSL_set_tlsext_host_name(ssl, host_.c_str());
+    if (opts_.tls_verify) {
+        stream_.set_verify_mode(asio::ssl::verify_peer);
+        stream_.set_verify_callback(asio::ssl::host_name_verification(host_));
+    } else {
+        stream_.set_verify_mode(asio::ssl::verify_none);
+    }
+    arm(opts_.command_timeout);
+    std::tie(ec) = co_await stream_.async_handshake(asio::ssl::stream_base::client, kTuple);
+    disarm();
+    if (ec) {
+        broken_ = true;
+        co_return smtp::Reply{
+            421, "4.7.5",
+            fmt::format("TLS handshake with {}[{}] failed: {}", host_, ip_, ec.message())};
+    }
+    tls_ = true;
+    // RFC 3207 4.2: forget what was learnt before TLS and ask again.
+    if (auto err = co_await hello()) co_return err;
+    co_return std::nullopt;
+}
+
+std::optional<smtp::Reply> SmtpConnection::refusal(const Envelope& env, std::string_view message,
+                                                   bool eight_bit) const {
+    const std::string peer = fmt::format("{}[{}]", host_, ip_);
+    if (env.body == BodyType::binary_mime && !(ext_.binarymime && ext_.chunking))
+        return smtp::Reply{554, "5.6.3",
+                           fmt::format("message is BINARYMIME but {} does not support it", peer)};
+    if (eight_bit && !ext_.eightbitmime)
+        return smtp::Reply{554, "5.6.3",
+                           fmt::format("message needs 8BITMIME but {} does not support it", peer)};
+    if (needs_smtputf8(env) && !ext_.smtputf8)
+        return smtp::Reply{553, "5.6.7",
+                           fmt::format("message needs SMTPUTF8 but {} does not support it", peer)};
+    if (ext_.size && message.size() > ext_.size)
+        return smtp::Reply{552, "5.3.4",
+                           fmt::format("message size {} exceeds the limit of {} ({})",
+                                       message.size(), ext_.size, peer)};
+    return std::nullopt;
+}
+
+asio::awaitable<std::vector<smtp::Reply>> SmtpConnection::send(const Envelope& env,
+                                                               std::string_view message) {
+    const std::size_t n = env.recipients.size();
+    auto all = [n](smtp::Reply r) { return std::vector<smtp::Reply>(n, r); };
+    ++transactions_;
+    const bool eight_bit = env.body != BodyType::seven_bit && needs_8bit(message);
+    const std::string peer = fmt::format("{}[{}]", host_, ip_);
+    if (auto why = refusal(env, message, eight_bit)) {
+        const smtp::Reply r = *why;
+        co_return all(r);
+    }
+
+    const bool bdat = env.body == BodyType::binary_mime;
+    std::vector<std::string> cmds;
+    cmds.push_back(mail_command(env, message.size(), eight_bit, ext_));
+    for (const auto& r : env.recipients) cmds.push_back(rcpt_command(r, ext_));
+    if (!bdat) cmds.push_back("DATA\r\n");
+
+    std::vector<ServerReply> replies;
+    if (ext_.pipelining) {
+        std::string batch;
+        for (const auto& c : cmds) batch += c;
+        const bool written = co_await write(batch, opts_.command_timeout);
+        if (!written) {
+            smtp::Reply lost{421, "4.4.2", fmt::format("lost connection with {}", peer)};
+            co_return all(lost);
+        }
+        for (std::size_t i = 0; i < cmds.size(); ++i)
+            replies.push_back(co_await read_reply(opts_.command_timeout));
+    } else {
+        for (std::size_t i = 0; i < cmds.size(); ++i) {
+            replies.push_back(co_await command(cmds[i]));
+            // Without pipelining, stop early: no RCPT after a refused MAIL, no DATA without a
+            // recipient.
+            if (i == 0 && replies[0].code != 250) break;
+            if (!usable()) break;
+            if (i + 2 == cmds.size() && !bdat) {
+                bool any = false;
+                for (std::size_t k = 1; k < replies.size(); ++k) any |= replies[k].code / 100 == 2;
+                if (!any) break;
+            }
+        }
+    }
+    auto reply_at = [&](std::size_t i) -> smtp::Reply {
+        if (i < replies.size()) return replies[i].to_reply();
+        return {421, "4.4.2", fmt::format("lost connection with {}", peer)};
+    };
+    const smtp::Reply mail = reply_at(0);
+    if (mail.code != 250) {
+        if (usable()) (void)co_await command("RSET\r\n");
+        co_return all(mail);
+    }
+    std::vector<smtp::Reply> out(n);
+    std::vector<std::size_t> accepted;
+    for (std::size_t i = 0; i < n; ++i) {
+        out[i] = reply_at(1 + i);
+        if (out[i].code / 100 == 2) accepted.push_back(i);
+    }
+    smtp::Reply final_reply;
+    if (bdat) {
+        if (accepted.empty()) {
+            if (usable()) (void)co_await command("RSET\r\n");
+            co_return out;
+        }
+        std::string chunk = fmt::format("BDAT {} LAST\r\n", message.size());
+        chunk.append(message);
+        const bool written = co_await write(chunk, opts_.data_timeout);
+        if (!written)
+            final_reply = {421, "4.4.2",
+                           fmt::format("lost connection with {} while sending", peer)};
+        else
+            final_reply = (co_await read_reply(opts_.data_timeout)).to_reply();
+    } else {
+        const smtp::Reply data = reply_at(1 + n);
+        if (data.code != 354) {
+            if (accepted.empty()) {
+                if (usable()) (void)co_await command("RSET\r\n");
+                co_return out;
+            }
+            final_reply = data;
+            if (usable()) (void)co_await command("RSET\r\n");
+        } else if (accepted.empty()) {
+            // RFC 2920 3.1: a 354 with no recipient: send an empty message to end it.
+            (void)co_await command(".\r\n");
+            co_return out;
+        } else {
+            const std::string body = dot_stuff(message);
+            const bool written = co_await write(body, opts_.data_timeout);
+            if (!written)
+                final_reply = {421, "4.4.2",
+                               fmt::format("lost connection with {} while sending", peer)};
+            else
+                final_reply = (co_await read_reply(opts_.data_timeout)).to_reply();
+        }
+    }
+    for (std::size_t i : accepted) out[i] = final_reply;
+    co_return out;
+}
+
+asio::awaitable<void> SmtpConnection::quit() {
+    if (usable()) {
+        auto saved = opts_.command_timeout;
+        opts_.command_timeout = std::min<std::chrono::milliseconds>(saved, 5s);
+        (void)co_await command("QUIT\r\n");
+        opts_.command_timeout = saved;
+    }
+    close();  // no TLS close_notify exchange: the peer has said 221 or is gone
+}
+
+}  // namespace sluice::delivery

@@ -1,0 +1,149 @@
+"""Abuse resistance: slowloris, command floods and connection floods must not stop normal clients
+from being served, and must not make the server's memory grow without bound. Every test here is
+bounded to a few seconds (loopback only)."""
+import smtplib
+import socket
+import threading
+import time
+
+from conftest import BASE_CONFIG
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def timed_send(s, to="alice@example.org", source=None):
+    start = time.monotonic()
+    with smtplib.SMTP(s.host, s.port, timeout=10, source_address=source) as c:
+        c.sendmail("a@remote.test", [to], b"Subject: normal\r\n\r\nserved\r\n")
+    return time.monotonic() - start
+
+
+def test_slowloris_does_not_delay_a_normal_client(sluice):
+    """200 connections each dribble one byte every ~0.5 s while a normal client sends mail."""
+    slow = []
+    stop = threading.Event()
+    payload = b"EHLO slowloris.example.with.a.long.name\r\nMAIL FROM:<s@remote.test>\r\n"
+    try:
+        for _ in range(200):
+            c = socket.create_connection((sluice.host, sluice.port), timeout=5)
+            c.setblocking(False)
+            slow.append(c)
+
+        def dribble():
+            pos = 0
+            while not stop.is_set():
+                for c in slow:
+                    try:
+                        c.send(payload[pos % len(payload):pos % len(payload) + 1])
+                    except (BlockingIOError, OSError):
+                        pass
+                pos += 1
+                stop.wait(0.5)
+
+        t = threading.Thread(target=dribble, daemon=True)
+        t.start()
+        time.sleep(1.2)  # the dribble is under way on every connection
+        latencies = [timed_send(sluice) for _ in range(3)]
+        assert max(latencies) < 2.0, latencies
+        assert len(sluice.wait_for_messages("alice", 3)) == 3
+        # The slow connections are still being served (no one was starved or dropped wholesale).
+        alive = 0
+        for c in slow[:20]:
+            try:
+                data = c.recv(4096)
+                alive += data.startswith(b"220 ")
+            except BlockingIOError:
+                pass
+        assert alive == 20
+    finally:
+        stop.set()
+        for c in slow:
+            c.close()
+
+
+def test_slowloris_from_one_address_is_capped_per_ip(make_sluice):
+    """With the default per-IP limit, one attacker address cannot hold more than its share, and a
+    client from another address is served at once."""
+    s = make_sluice(config=BASE_CONFIG.replace("connections_per_ip = 1000",
+                                               "connections_per_ip = 20")).start()
+    conns, refused = [], 0
+    try:
+        for _ in range(200):
+            c = socket.create_connection((s.host, s.port), timeout=5)
+            conns.append(c)
+        for c in conns:
+            line = c.recv(200)
+            refused += line.startswith(b"421 ")
+        assert refused >= 180, refused
+        assert timed_send(s, source=("127.0.0.2", 0)) < 2.0
+        assert len(s.wait_for_messages("alice", 1)) == 1
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_pipelined_noop_flood_is_answered_in_bounded_time_and_memory(sluice):
+    """100k NOOPs in one pipelined burst: every one answered, quickly, without memory growth."""
+    n = 100_000
+    before = rss_kb(sluice.proc.pid)
+    c = socket.create_connection((sluice.host, sluice.port), timeout=20)
+    got = bytearray()
+    assert c.recv(200).startswith(b"220 ")
+
+    def reader():
+        while got.count(b"\r\n") < n:
+            data = c.recv(1 << 20)
+            if not data:
+                return
+            got.extend(data)
+
+    t = threading.Thread(target=reader, daemon=True)
+    start = time.monotonic()
+    t.start()
+    c.sendall(b"NOOP\r\n" * n)
+    t.join(30)
+    elapsed = time.monotonic() - start
+    assert got.count(b"250 2.0.0 Ok\r\n") == n
+    assert elapsed < 15, elapsed
+    growth = rss_kb(sluice.proc.pid) - before
+    assert growth < 64 * 1024, "RSS grew by %d KiB" % growth
+    c.sendall(b"QUIT\r\n")
+    c.close()
+    assert timed_send(sluice) < 2.0
+
+
+def test_flood_without_reading_is_bounded(sluice):
+    """A client that floods commands and never reads a reply: the server stops reading when its
+    replies back up (TCP flow control) instead of buffering them without bound."""
+    before = rss_kb(sluice.proc.pid)
+    c = socket.create_connection((sluice.host, sluice.port), timeout=3)
+    chunk = b"NOOP\r\n" * 10_000
+    sent = 0
+    deadline = time.monotonic() + 3
+    try:
+        while time.monotonic() < deadline and sent < 50 * len(chunk):
+            c.sendall(chunk)
+            sent += len(chunk)
+    except (socket.timeout, TimeoutError):
+        pass  # the server stopped reading: exactly the point
+    time.sleep(0.3)
+    growth = rss_kb(sluice.proc.pid) - before
+    assert growth < 64 * 1024, "RSS grew by %d KiB after %d bytes of NOOPs" % (growth, sent)
+    assert timed_send(sluice) < 2.0
+    c.close()
+
+
+def test_http_post_with_body_disconnects_at_once(sluice):
+    c = sluice.connect()
+    c.expect(220)
+    start = time.monotonic()
+    c.send(b"POST /api HTTP/1.1\r\nHost: x\r\nContent-Length: 20\r\n\r\nMAIL FROM:<a@b.test>\r\n")
+    assert c.closed(timeout=5)
+    assert time.monotonic() - start < 1.0
+    assert c.buf == b""

@@ -1,0 +1,143 @@
+// queue_manager_test.cpp: per-recipient routing, retries and bounces, with a real spool and
+// Maildir in a temporary directory and a scripted fake remote courier.
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+#include <chrono>
+#include <deque>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include "common/queue_id.hpp"
+#include "config/config.hpp"
+#include "delivery/courier.hpp"
+#include "queue/queue_manager.hpp"
+
+using namespace sluice;
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Answers each job with the next scripted reply (the last one repeats), at once.
+class FakeCourier : public delivery::RemoteCourier {
+  public:
+    std::deque<smtp::Reply> replies;
+    std::mutex mu;
+    int jobs = 0;
+    std::vector<std::string> domains;
+
+    void deliver(delivery::RemoteJob job,
+                 std::function<void(delivery::RemoteResult)> done) override {
+        smtp::Reply r;
+        {
+            std::lock_guard lock(mu);
+            ++jobs;
+            domains.push_back(job.domain);
+            r = replies.front();
+            if (replies.size() > 1) replies.pop_front();
+        }
+        delivery::RemoteResult res;
+        res.mx = "mx." + job.domain;
+        for (auto i : job.rcpts) res.rcpts.push_back({i, r, false});
+        std::thread([done, res] { done(res); }).detach();
+    }
+};
+
+struct Fixture : ::testing::Test {
+    fs::path dir = fs::temp_directory_path() /
+                   ("sluice_qm_test_" + std::to_string(::getpid()) + "_" +
+                    ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    config::Config cfg;
+    std::unique_ptr<spool::Spool> spool;
+    std::unique_ptr<delivery::LocalRouter> router;
+    FakeCourier courier;
+    std::unique_ptr<queue::QueueManager> qm;
+
+    void SetUp() override {
+        fs::remove_all(dir);
+        cfg = config::load_string(
+            "hostname = \"mx.test\"\n[[domain]]\nname = \"example.org\"\n"
+            "mailboxes = [\"alice\", \"bob\"]\n");
+        cfg.delivery.maildir_root = dir / "mail";
+        spool = std::make_unique<spool::Spool>(spool::Spool::Options{dir / "spool", 1, nullptr});
+        router = std::make_unique<delivery::LocalRouter>(cfg);
+        auto o = queue::options_from(cfg, &courier);
+        o.workers = 1;
+        o.retry_initial = 50ms;
+        o.retry_max = 100ms;
+        qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
+        qm->start({});
+    }
+    void TearDown() override {
+        qm->stop();
+        fs::remove_all(dir);
+    }
+
+    void submit(std::string sender, std::vector<std::string> rcpts) {
+        auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+        auto m = std::make_shared<spool::StoredMessage>();
+        m->envelope.queue_id = new_queue_id(now);
+        m->envelope.sender = std::move(sender);
+        for (auto& r : rcpts) m->envelope.recipients.push_back({r, {}, 0});
+        m->envelope.received_at_us = now;
+        m->message = "Subject: t\r\n\r\nbody\r\n";
+        std::promise<spool::CommitResult> p;
+        spool->commit(m, [&p](spool::CommitResult r) { p.set_value(r); });
+        ASSERT_TRUE(p.get_future().get().ok);
+        qm->enqueue(m);
+    }
+
+    std::size_t mails(const std::string& user) {
+        fs::path p = dir / "mail" / "example.org" / user / "new";
+        if (!fs::is_directory(p)) return 0;
+        return static_cast<std::size_t>(std::distance(fs::directory_iterator(p), {}));
+    }
+
+    template <class F>
+    bool eventually(F f) {
+        for (int i = 0; i < 200; ++i) {
+            if (f()) return true;
+            std::this_thread::sleep_for(10ms);
+        }
+        return false;
+    }
+};
+
+}  // namespace
+
+TEST_F(Fixture, LocalAndRemoteSplitThenDone) {
+    courier.replies = {{250, "2.0.0", "ok"}};
+    submit("bob@example.org", {"alice@example.org", "x@a.test", "y@b.test", "z@a.test"});
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(mails("alice"), 1u);
+    EXPECT_EQ(courier.jobs, 2);   // one per domain
+    EXPECT_EQ(mails("bob"), 0u);  // no DSN without NOTIFY=SUCCESS
+}
+
+TEST_F(Fixture, TemporaryThenSuccess) {
+    courier.replies = {{451, "4.3.0", "later"}, {250, "2.0.0", "ok"}};
+    submit("bob@example.org", {"x@a.test"});
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(courier.jobs, 2);
+    EXPECT_EQ(mails("bob"), 0u);
+}
+
+TEST_F(Fixture, PermanentFailureBouncesOnce) {
+    courier.replies = {{550, "5.1.1", "no such user"}};
+    submit("bob@example.org", {"x@a.test", "y@a.test"});
+    ASSERT_TRUE(eventually([&] { return mails("bob") == 1; }));
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(qm->stats().bounces, 1u);
+}
+
+TEST_F(Fixture, NoBounceForNullSender) {
+    courier.replies = {{550, "5.1.1", "no such user"}};
+    submit("", {"x@a.test"});
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(qm->stats().bounces, 0u);
+}

@@ -1,0 +1,208 @@
+// session_security_test.cpp: STARTTLS (with the CVE-2011-0411 injection defence), AUTH PLAIN and
+// LOGIN, the submission rules and the RFC 3848 WITH keywords, driven without I/O.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "smtp/session.hpp"
+
+namespace sluice::smtp {
+namespace {
+
+std::vector<int> codes(const std::string& out) {
+    std::vector<int> v;
+    std::size_t pos = 0;
+    while (pos < out.size()) {
+        auto e = out.find("\r\n", pos);
+        if (e == std::string::npos) break;
+        if (e - pos >= 4 && out[pos + 3] == ' ') v.push_back(std::stoi(out.substr(pos, 3)));
+        pos = e + 2;
+    }
+    return v;
+}
+
+struct Harness {
+    SessionInfo info{"mx.test", "sub", "192.0.2.1", 4242, false};
+    std::vector<std::string> events;
+    std::vector<PendingMessage> committed;
+    std::string out;
+    std::unique_ptr<Session> s;
+
+    Harness() {
+        info.starttls = true;
+        info.auth = true;
+    }
+    void start() {
+        s = std::make_unique<Session>(
+            info, SessionLimits{}, [] { return std::int64_t{0}; },
+            [](std::int64_t) { return std::string("ID"); });
+        s->start();
+    }
+    // Feeds `in` and answers events until more input is needed or the session closes.
+    void feed(const std::string& in) {
+        s->feed(in);
+        pump();
+    }
+    void pump() {
+        while (true) {
+            Event ev = s->next();
+            out += s->output();
+            s->output().clear();
+            if (ev == Event::need_input || ev == Event::close) return;
+            if (ev == Event::starttls) {
+                events.push_back("starttls");
+                return;  // the driver now runs the handshake
+            }
+            if (ev == Event::authenticate) {
+                const auto& c = s->pending_credentials();
+                events.push_back("auth " + c.authcid + ":" + c.password);
+                if (c.password == "pw")
+                    s->auth_verdict({235, "2.7.0", "Authentication successful"}, c.authcid);
+                else
+                    s->auth_verdict({535, "5.7.8", "Authentication credentials invalid"}, "");
+            } else if (ev == Event::check_sender) {
+                events.push_back("sender " + s->envelope().sender);
+                s->sender_verdict({250, "2.1.0", "Ok"});
+            } else if (ev == Event::check_recipient) {
+                s->recipient_verdict({250, "2.1.5", "Ok"});
+            } else if (ev == Event::commit) {
+                committed.push_back(s->pending_message());
+                s->commit_done({250, "2.0.0", "Ok"});
+            }
+        }
+    }
+};
+
+TEST(SessionTls, EhloAdvertisesStarttlsThenAuthAfterTls) {
+    Harness h;
+    h.start();
+    h.feed("EHLO c\r\n");
+    EXPECT_NE(h.out.find("STARTTLS\r\n"), std::string::npos);
+    EXPECT_EQ(h.out.find("AUTH"), std::string::npos);
+    h.feed("STARTTLS\r\n");
+    ASSERT_EQ(h.events, std::vector<std::string>{"starttls"});
+    EXPECT_NE(h.out.find("220 2.0.0 Ready to start TLS\r\n"), std::string::npos);
+    h.s->tls_started("TLSv1.3 TLS_AES_128_GCM_SHA256");
+    h.out.clear();
+    h.feed("EHLO c\r\n");
+    EXPECT_EQ(h.out.find("STARTTLS"), std::string::npos);
+    EXPECT_NE(h.out.find("250 AUTH PLAIN LOGIN\r\n"), std::string::npos);
+}
+
+TEST(SessionTls, PipelinedCommandsAfterStarttlsAreNeverExecuted) {
+    for (std::size_t chunk : {std::size_t{1}, std::size_t{1000}}) {
+        Harness h;
+        h.start();
+        std::string in = "EHLO c\r\nSTARTTLS\r\nMAIL FROM:<evil@x.test>\r\nRCPT TO:<a@b.test>\r\n";
+        for (std::size_t i = 0; i < in.size(); i += chunk) h.feed(in.substr(i, chunk));
+        EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 220})) << chunk;
+        // Whatever arrives before the handshake finishes is ignored too.
+        h.s->feed("QUIT\r\n");
+        h.s->tls_started("TLSv1.3 X");
+        h.out.clear();
+        h.feed("RCPT TO:<a@b.test>\r\nEHLO c\r\nRCPT TO:<a@b.test>\r\n");
+        // No MAIL survived: RCPT is a sequencing error before and after the new EHLO.
+        EXPECT_EQ(codes(h.out), (std::vector<int>{503, 250, 503})) << chunk;
+        for (const auto& e : h.events) EXPECT_EQ(e, "starttls") << chunk;
+    }
+}
+
+TEST(SessionTls, StarttlsRefusedWhenNotOfferedOrActiveOrInTransaction) {
+    Harness h;
+    h.info.starttls = false;
+    h.start();
+    h.feed("EHLO c\r\nSTARTTLS\r\n");
+    EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 502}));
+    Harness t;
+    t.info.tls_active = true;
+    t.start();
+    t.feed("EHLO c\r\nSTARTTLS\r\nMAIL FROM:<a@b.test>\r\nSTARTTLS\r\nSTARTTLS x\r\n");
+    EXPECT_EQ(codes(t.out), (std::vector<int>{220, 250, 503, 250, 503, 503}));
+}
+
+TEST(SessionAuth, RefusedBeforeTlsUnlessPlaintextAllowed) {
+    Harness h;
+    h.start();
+    h.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHB3\r\n");
+    EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 538}));
+    EXPECT_NE(h.out.find("538 5.7.11"), std::string::npos);
+    Harness p;
+    p.info.auth_plaintext = true;
+    p.start();
+    p.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHB3\r\n");  // "\0alice\0pw"
+    EXPECT_EQ(codes(p.out), (std::vector<int>{220, 250, 235}));
+    EXPECT_EQ(p.s->auth_user(), "alice");
+}
+
+TEST(SessionAuth, PlainWithoutInitialResponseAndLogin) {
+    Harness h;
+    h.info.tls_active = true;
+    h.start();
+    h.feed("EHLO c\r\nAUTH PLAIN\r\n");
+    EXPECT_NE(h.out.find("334 \r\n"), std::string::npos);
+    h.feed("AGFsaWNlAHdyb25n\r\n");  // wrong password
+    h.feed("AUTH LOGIN\r\nYWxpY2U=\r\ncHc=\r\n");
+    EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 334, 535, 334, 334, 235}));
+    EXPECT_EQ(h.events, (std::vector<std::string>{"auth alice:wrong", "auth alice:pw"}));
+    h.feed("AUTH PLAIN AGFsaWNlAHB3\r\n");
+    EXPECT_EQ(codes(h.out).back(), 503);  // already authenticated
+}
+
+TEST(SessionAuth, CancelBadBase64AndUnknownMechanism) {
+    Harness h;
+    h.info.tls_active = true;
+    h.info.check_sender = true;
+    h.start();
+    h.feed(
+        "EHLO c\r\nAUTH LOGIN\r\n*\r\nAUTH PLAIN !!!!\r\nAUTH PLAIN AGFsaWNl\r\nAUTH CRAM-MD5\r\n"
+        "MAIL FROM:<a@b.test>\r\nAUTH PLAIN AGFsaWNlAHB3\r\n");
+    EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 334, 501, 501, 501, 504, 250, 503}));
+    EXPECT_TRUE(h.events.size() == 1 && h.events[0] == "sender a@b.test") << h.events.size();
+}
+
+TEST(SessionAuth, StarttlsForgetsAuthentication) {
+    Harness h;
+    h.info.auth_plaintext = true;
+    h.start();
+    h.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHB3\r\nSTARTTLS\r\n");
+    EXPECT_EQ(h.s->auth_user(), "alice");
+    h.s->tls_started("TLSv1.3 X");
+    EXPECT_EQ(h.s->auth_user(), "");
+}
+
+TEST(SessionAuth, RequireAuthAnswers530AndProtocolKeywords) {
+    Harness h;
+    h.info.require_auth = true;
+    h.info.check_sender = true;
+    h.start();
+    h.feed("EHLO c\r\nMAIL FROM:<alice@b.test>\r\nSTARTTLS\r\n");
+    EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 530, 220}));
+    h.s->tls_started("TLSv1.3 TLS_AES_128_GCM_SHA256");
+    h.feed(
+        "EHLO c\r\nAUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<alice@b.test>\r\nRCPT TO:<x@y.test>\r\n"
+        "DATA\r\nhi\r\n.\r\n");
+    ASSERT_EQ(h.committed.size(), 1u);
+    EXPECT_EQ(h.committed[0].envelope.protocol, "ESMTPSA");
+    EXPECT_NE(h.committed[0].message.find("with ESMTPSA (TLSv1.3 TLS_AES_128_GCM_SHA256) id ID"),
+              std::string::npos);
+    h.feed("MAIL FROM:<alice@b.test> SMTPUTF8\r\nRCPT TO:<x@y.test>\r\nDATA\r\nhi\r\n.\r\n");
+    ASSERT_EQ(h.committed.size(), 2u);
+    EXPECT_EQ(h.committed[1].envelope.protocol, "UTF8SMTPSA");
+}
+
+TEST(SessionAuth, SenderVerdictRefusalResetsTransaction) {
+    Harness h;
+    h.info.check_sender = true;
+    h.start();
+    h.s->feed("EHLO c\r\nMAIL FROM:<bob@b.test>\r\n");
+    Event ev;
+    while ((ev = h.s->next()) != Event::check_sender) ASSERT_EQ(ev, Event::need_input);
+    h.s->sender_verdict({553, "5.7.1", "not yours"});
+    h.s->feed("RCPT TO:<x@y.test>\r\n");
+    EXPECT_EQ(h.s->next(), Event::need_input);
+    EXPECT_EQ(codes(h.s->output()), (std::vector<int>{220, 250, 553, 503}));
+}
+
+}  // namespace
+}  // namespace sluice::smtp
