@@ -9,6 +9,8 @@
 // escapes); Dovecot's ",S=<size>" field and ":2,<flags>" suffix in cur/.
 #include "delivery/maildir.hpp"
 
+#include "common/sync_dir.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -36,19 +38,6 @@ MaildirResult fail(int err, const std::string& what) {
     return r;
 }
 
-int sync_dir(const std::string& dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) return errno;
-    int err = 0;
-    int rc;
-    do {
-        rc = ::fsync(fd);
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) err = errno;
-    ::close(fd);
-    return err;
-}
-
 // mkdir -p with mode 0700. Each directory we create is made durable by fsyncing its parent.
 int make_dirs(const std::string& path) {
     if (path.empty()) return ENOENT;
@@ -57,7 +46,7 @@ int make_dirs(const std::string& path) {
         while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
         auto slash = parent.rfind('/');
         parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
-        return sync_dir(parent);
+        return sync_directory(parent);
     }
     int err = errno;
     if (err == EEXIST) {
@@ -257,7 +246,7 @@ MaildirResult deliver_maildir(const MaildirCopy& copy) {
             return fail(err, "rename into " + root + "/new");
         }
     }
-    if (err = sync_dir(root + "/new"); err != 0) {
+    if (err = sync_directory(root + "/new"); err != 0) {
         // Not durable: take it back so a retry does not leave two copies.
         ::unlink(dst.c_str());
         return fail(err, "fsync " + root + "/new");

@@ -5,6 +5,8 @@
 // created 0600 with O_EXCL (never through an existing file or symlink) and O_CLOEXEC.
 #include "spool/file_ops.hpp"
 
+#include "common/sync_dir.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -109,19 +111,7 @@ int PosixFileOps::remove_file(const std::string& path) {
 }
 
 int PosixFileOps::sync_dir(const std::string& dir) {
-    int fd;
-    do {
-        fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return errno;
-    int err = 0;
-    int rc;
-    do {
-        rc = ::fsync(fd);
-    } while (rc != 0 && errno == EINTR);
-    if (rc != 0) err = errno;
-    ::close(fd);
-    return err;
+    return sync_directory(dir);
 }
 
 }  // namespace sluice::spool

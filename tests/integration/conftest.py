@@ -69,10 +69,14 @@ class Sluice:
         self.proc = None
 
     # --- process control -------------------------------------------------------------
+    def command(self):
+        """The argv and environment the server is started with (subclasses wrap it)."""
+        return [BIN, "serve", "--config", str(self.config_path)], None
+
     def start(self, timeout=15):
         self.stderr = open(self.tmp / "stderr.txt", "ab")
-        self.proc = subprocess.Popen([BIN, "serve", "--config", str(self.config_path)],
-                                     stdout=self.stderr, stderr=self.stderr)
+        argv, env = self.command()
+        self.proc = subprocess.Popen(argv, stdout=self.stderr, stderr=self.stderr, env=env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -60,29 +60,18 @@ def completion_index(events, idx):
 
 
 class TracedSluice(Sluice):
-    def start(self, timeout=30):
-        import socket
+    def command(self):
         self.trace = self.tmp / "strace.txt"
-        self.stderr = open(self.tmp / "stderr.txt", "ab")
-        self.proc = subprocess.Popen(
-            [STRACE, "-f", "-ttt", "-y", "-s", "400", "-o", str(self.trace),
-             "-e", "trace=openat,creat,fsync,fdatasync,sync_file_range,rename,renameat,renameat2,"
-                   "write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg",
-             BIN, "serve", "--config", str(self.config_path)],
-            stdout=self.stderr, stderr=self.stderr,
-            # LeakSanitizer cannot run under ptrace; the rest of ASan/UBSan still does.
-            env=dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0"))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("sluice exited early: " + (self.tmp / "stderr.txt").read_text())
-            try:
-                with socket.create_connection((self.host, self.port), timeout=1) as s:
-                    s.recv(100)
-                    return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("sluice did not start listening under strace")
+        argv = [STRACE, "-f", "-ttt", "-y", "-s", "400", "-o", str(self.trace),
+                "-e", "trace=openat,creat,fsync,fdatasync,sync_file_range,rename,renameat,renameat2,"
+                      "write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg",
+                BIN, "serve", "--config", str(self.config_path)]
+        # LeakSanitizer cannot run under ptrace; the rest of ASan/UBSan still does.
+        env = dict(os.environ, ASAN_OPTIONS=os.environ.get("ASAN_OPTIONS", "") + ":detect_leaks=0")
+        return argv, env
+
+    def start(self, timeout=30):
+        return super().start(timeout)
 
     def stop(self, timeout=30):
         # SIGTERM the traced server itself (strace's child), then let strace exit with it.
