@@ -117,7 +117,7 @@ class Server:
 class Sluice(Server):
     name = "sluice"
 
-    def __init__(self, binary):
+    def __init__(self, binary, relay_port):
         self.port = free_port()
         self.dir = WORK / "sluice"
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -136,6 +136,16 @@ connections_per_ip = 20000
 [log]
 level = "info"
 file = "{self.dir}/sluice.log"
+[access]
+trusted = ["127.0.0.0/8"]
+[relay]
+tls = "none"
+concurrency = 50
+concurrency_per_destination = 20
+[[relay.route]]
+domain = "relay.test"
+host = "127.0.0.1:{relay_port}"
+tls = "none"
 [[domain]]
 name = "bench.test"
 any_user = true
@@ -150,6 +160,14 @@ any_user = true
     def rss_kb(self):
         return proc_rss_kb(self.proc.pid)
 
+    def drained(self):
+        slots = self.dir / "data" / "spool" / "slots"
+        for p in slots.iterdir():
+            with open(p, "rb") as f:
+                if f.read(4) == b"SLQ1":
+                    return False
+        return True
+
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
         self.proc.wait(30)
@@ -158,7 +176,7 @@ any_user = true
 class Postfix(Server):
     name = "postfix"
 
-    def __init__(self):
+    def __init__(self, relay_port):
         self.port = free_port()
         self.dir = WORK / "postfix"
         sh("postfix", "-c", str(self.dir / "etc"), "stop", check=False, capture_output=True)
@@ -195,6 +213,9 @@ smtpd_client_connection_count_limit = 0
 smtpd_client_connection_rate_limit = 0
 smtpd_client_message_rate_limit = 0
 smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+relay_domains = relay.test
+transport_maps = inline:{{ relay.test=smtp:[127.0.0.1]:{relay_port} }}
+smtp_tls_security_level = none
 maillog_file = {self.dir}/maillog
 maillog_file_prefixes = {WORK}
 """)
@@ -233,6 +254,9 @@ maillog_file_prefixes = {WORK}
     def rss_kb(self):
         return sum(proc_rss_kb(p, "VmRSS") for p in postfix_pids())
 
+    def drained(self):
+        return self.queue_empty()
+
     def queue_empty(self):
         for sub in ("incoming", "active", "deferred", "maildrop"):
             for _, _, files in os.walk(self.dir / "queue" / sub):
@@ -267,10 +291,14 @@ class Sink(Server):
 def run_once(server, wl, loadgen):
     server.reset()
     n, size, rcpts, reuse = wl["messages"], wl["size"], wl["rcpts"], wl["reuse"]
+    relay = wl.get("relay", False)
+    if relay and server.name == "smtp-sink":
+        return None  # the sink is the relay target here, not a contender
     cpu0 = server.cpu()
     t0 = time.monotonic()
     cmd = ["smtp-source", "-s", "50", "-m", str(n), "-l", str(size), "-r", str(rcpts),
-           "-f", "bench@loadgen.test", "-t", "user@bench.test", "-M", "loadgen.test"]
+           "-f", "bench@loadgen.test", "-t", "user@relay.test" if relay else "user@bench.test",
+           "-M", "loadgen.test"]
     if reuse:
         cmd.append("-d")
     cmd.append("127.0.0.1:%d" % server.port)
@@ -278,7 +306,14 @@ def run_once(server, wl, loadgen):
     t_accept = time.monotonic() - t0
     expected = n * rcpts
     t_e2e = None
-    if server.maildir_root is not None:
+    if relay:
+        deadline = time.monotonic() + 300
+        while not server.drained():
+            if time.monotonic() > deadline:
+                raise RuntimeError("%s: relay queue did not drain" % server.name)
+            time.sleep(0.02)
+        t_e2e = time.monotonic() - t0
+    elif server.maildir_root is not None:
         deadline = time.monotonic() + 300
         while count_files(server.maildir_root) < expected:
             if time.monotonic() > deadline:
@@ -290,7 +325,8 @@ def run_once(server, wl, loadgen):
     # Latency pass: fewer messages, same concurrency, separate from the throughput numbers.
     lat = json.loads(subprocess.run(
         [loadgen, "--port", str(server.port), "--sessions", "50",
-         "--messages", str(max(500, n // 4)), "--size", str(size), "--rcpts", str(rcpts)] +
+         "--messages", str(max(500, n // 4)), "--size", str(size), "--rcpts", str(rcpts),
+         "--to", "user@relay.test" if relay else "user@bench.test"] +
         (["--reuse"] if reuse else []), capture_output=True, text=True, timeout=600).stdout)
     return {
         "accepted_per_s": n / t_accept,
@@ -332,18 +368,23 @@ def main():
         dict(name="1k-reuse", size=1024, rcpts=1, reuse=True, messages=int(5000 * scale)),
         dict(name="64k-newconn", size=65536, rcpts=1, reuse=False, messages=int(2000 * scale)),
         dict(name="1k-10rcpt", size=1024, rcpts=10, reuse=False, messages=int(1000 * scale)),
+        dict(name="relay-1k", size=1024, rcpts=1, reuse=False, relay=True,
+             messages=int(5000 * scale)),
     ]
     if args.only:
         workloads = [w for w in workloads if w["name"] in args.only.split(",")]
 
     WORK.mkdir(parents=True, exist_ok=True)
-    servers = [Sluice(binary), Postfix(), Sink()]
+    sink = Sink()
+    servers = [Sluice(binary, sink.port), Postfix(sink.port), sink]
     results = {}
     try:
         for wl in workloads:
             for run in range(args.runs):
                 for s in servers:  # A B C A B C ...
                     r = run_once(s, wl, loadgen)
+                    if r is None:
+                        continue
                     results.setdefault(wl["name"], {}).setdefault(s.name, []).append(r)
                     print("%-12s %-9s run %d: %s" % (wl["name"], s.name, run + 1,
                           json.dumps({k: (round(v, 3) if v else v) for k, v in r.items()})),

@@ -5,12 +5,20 @@
 //   sluice check-config FILE             validate a configuration file
 //   sluice queue list [--config FILE]    show queued messages with per-recipient status
 //   sluice queue cat ID [--config FILE]  print a queued message (--envelope for its envelope)
+//   sluice queue flush [ID] | hold ID | release ID | delete ID [--config FILE]
+//                                        act on the running server through its control socket
 //   sluice passwd                        read a password on stdin, print its argon2id hash
 #include <CLI/CLI.hpp>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <iostream>
 
@@ -18,6 +26,7 @@
 #include "common/log.hpp"
 #include "common/queue_id.hpp"
 #include "config/config.hpp"
+#include "server/control_protocol.hpp"
 #include "server/server.hpp"
 #include "spool/spool.hpp"
 
@@ -97,6 +106,76 @@ int queue_cat(const config::Config& cfg, const std::string& id, bool envelope) {
     return 0;
 }
 
+// Sends one request to the running server's control socket and prints the answer: 0 on OK, 1 on
+// ERR or when the server cannot be reached.
+int queue_control(const config::Config& cfg, const server::control::Request& req) {
+    if (!req.id.empty() && !is_valid_queue_id(req.id)) {
+        fmt::print(stderr, "sluice: not a queue ID: {}\n", req.id);
+        return 1;
+    }
+    const std::string path = cfg.control_socket.string();
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) {
+        fmt::print(stderr, "sluice: control socket path too long: {}\n", path);
+        return 1;
+    }
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        fmt::print(stderr, "sluice: socket: {}\n", std::strerror(errno));
+        return 1;
+    }
+    timeval tv{60, 0};  // a flush or delete touches the disk; never wait forever
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+        const int e = errno;
+        ::close(fd);
+        if (e == ENOENT || e == ECONNREFUSED)
+            fmt::print(stderr,
+                       "sluice: the server is not running (no control socket answering at {}: {});\n"
+                       "sluice: queue flush/hold/release/delete act on a running server only\n",
+                       path, std::strerror(e));
+        else
+            fmt::print(stderr, "sluice: cannot connect to the control socket {}: {}{}\n", path,
+                       std::strerror(e),
+                       e == EACCES ? " (run this as the user the server runs as)" : "");
+        return 1;
+    }
+    const std::string line = server::control::format_request(req);
+    for (std::size_t off = 0; off < line.size();) {
+        ssize_t n = ::write(fd, line.data() + off, line.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            fmt::print(stderr, "sluice: control socket {}: write: {}\n", path, std::strerror(errno));
+            ::close(fd);
+            return 1;
+        }
+        off += static_cast<std::size_t>(n);
+    }
+    std::string answer;
+    char buf[512];
+    while (answer.find('\n') == std::string::npos && answer.size() < 4096) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        answer.append(buf, static_cast<std::size_t>(n));
+    }
+    ::close(fd);
+    auto resp = server::control::parse_response(answer.substr(0, answer.find('\n')));
+    if (!resp) {
+        fmt::print(stderr, "sluice: no valid answer from the server on {}\n", path);
+        return 1;
+    }
+    if (!resp->ok) {
+        fmt::print(stderr, "sluice: {}\n", resp->text);
+        return 1;
+    }
+    fmt::print("{}\n", resp->text);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -124,6 +203,18 @@ int main(int argc, char** argv) {
     qcat->add_option("id", cat_id, "Queue ID")->required();
     qcat->add_flag("--envelope", cat_envelope, "Print the envelope instead of the message");
     qcat->fallthrough();
+    using server::control::Request;
+    using server::control::Verb;
+    std::string admin_id;
+    auto* qflush = queue->add_subcommand("flush", "Retry deferred messages now (all, or one ID)");
+    qflush->add_option("id", admin_id, "Queue ID (default: every deferred message)");
+    auto* qhold = queue->add_subcommand("hold", "Stop delivery attempts for a message");
+    qhold->add_option("id", admin_id, "Queue ID")->required();
+    auto* qrelease = queue->add_subcommand("release", "Resume delivery of a held message now");
+    qrelease->add_option("id", admin_id, "Queue ID")->required();
+    auto* qdelete = queue->add_subcommand("delete", "Remove a message from the queue, undelivered");
+    qdelete->add_option("id", admin_id, "Queue ID")->required();
+    for (auto* c : {qflush, qhold, qrelease, qdelete}) c->fallthrough();
 
     auto* passwd = app.add_subcommand(
         "passwd", "Read a password from standard input (one line) and print its argon2id hash");
@@ -157,6 +248,10 @@ int main(int argc, char** argv) {
             auto cfg = load(queue_config);
             if (*qlist) return queue_list(cfg);
             if (*qcat) return queue_cat(cfg, cat_id, cat_envelope);
+            if (*qflush) return queue_control(cfg, Request{Verb::flush, admin_id});
+            if (*qhold) return queue_control(cfg, Request{Verb::hold, admin_id});
+            if (*qrelease) return queue_control(cfg, Request{Verb::release, admin_id});
+            if (*qdelete) return queue_control(cfg, Request{Verb::remove, admin_id});
             return 2;
         }
         if (*serve) {

@@ -7,6 +7,7 @@
 // STANDARDS: RFC 4954 (the login is the SASL authcid), RFC 6409 6.1 (sender checks on submission).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@ struct User {
     std::string name;                    // the login, e.g. "alice@example.org"
     std::string password_hash;           // argon2id PHC string
     std::vector<std::string> addresses;  // more senders it owns: "a@b" or "@domain" (whole domain)
+    std::optional<std::size_t> message_size{};  // replaces the listener's limit after AUTH
 };
 
 class UserStore {

@@ -30,6 +30,8 @@ using Duration = std::chrono::milliseconds;
 // (587); submissions: implicit TLS, AUTH before MAIL (465). RFC 6409, RFC 8314.
 enum class ListenerRole { mx, submission, submissions };
 
+enum class DenyAction { reject, drop };
+
 struct Listener {
     std::string name;     // unique; appears in logs and Received headers
     std::string address;  // IP literal as written ("127.0.0.1", "::1", "0.0.0.0", "::")
@@ -37,6 +39,12 @@ struct Listener {
     ListenerRole role = ListenerRole::mx;
     bool starttls = true;         // offer STARTTLS (when [tls] is enabled; not on submissions)
     bool auth_plaintext = false;  // offer AUTH before TLS too (tests, a trusted LAN)
+    // Checked in addition to [access]: refused if either denies, or if this allow list is not
+    // empty and the client is not in it.
+    CidrList allow{};
+    CidrList deny{};
+    std::optional<DenyAction> deny_action{};  // none: access.deny_action
+    std::optional<std::size_t> message_size{};  // none: limits.message_size
 };
 
 // [tls]: the server certificate for STARTTLS and implicit TLS.
@@ -52,6 +60,7 @@ struct AuthUser {
     std::string name;           // the login, lower-cased ("alice@example.org")
     std::string password_hash;  // "$argon2id$..." (sluice passwd)
     std::vector<std::string> addresses;  // more envelope senders it owns ("a@b", "@domain")
+    std::optional<std::size_t> message_size{};  // after AUTH, replaces the listener's limit
 };
 
 // [auth]: who may log in (RFC 4954) and the failed-login policy.
@@ -64,6 +73,7 @@ struct Auth {
     Duration failure_delay = std::chrono::seconds(1);  // after a failure; doubles each time
     Duration max_failure_delay = std::chrono::seconds(8);
     unsigned threads = 2;  // password hashing threads (argon2id is slow on purpose)
+    bool check_from_header = false;  // an authenticated user's From: must be an address it owns
 
     bool enabled() const { return !users.empty() || !sqlite_file.empty(); }
 };
@@ -98,8 +108,6 @@ struct Timeouts {
     Duration session = std::chrono::minutes(30);      // whole connection
     Duration shutdown_grace = std::chrono::seconds(30);  // SIGTERM: time for transactions in flight
 };
-
-enum class DenyAction { reject, drop };
 
 struct Access {
     CidrList allow;  // empty = everyone not denied
@@ -183,6 +191,7 @@ struct Domain {
 struct Config {
     std::string hostname;  // default: the system host name
     std::filesystem::path data_dir = "./sluice-data";
+    std::filesystem::path control_socket;  // default: <data_dir>/control.sock (queue admin CLI)
     unsigned workers = 0;  // event-loop threads; 0 = one per core
     std::string recipient_delimiter = "+";  // "user+tag" delivers to "user"; empty = off
     std::string user;  // started as root: run as this user after binding; empty = no drop

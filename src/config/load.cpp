@@ -164,6 +164,10 @@ class Loader {
     std::optional<Duration> duration(const toml::table& t, const std::string& prefix,
                                      std::string_view name) const;
     std::vector<const toml::node*> string_array(const toml::node& n, const std::string& key) const;
+    void cidr_list(const toml::table& t, const std::string& prefix, std::string_view name,
+                   CidrList& into) const;
+    std::optional<DenyAction> deny_action(const toml::table& t, const std::string& prefix) const;
+    std::optional<std::size_t> message_size(const toml::table& t, const std::string& prefix) const;
 
     void load_limits(const toml::table& t, Limits& out) const;
     void load_timeouts(const toml::table& t, Timeouts& out) const;
@@ -282,34 +286,67 @@ std::vector<const toml::node*> Loader::string_array(const toml::node& n,
     return out;
 }
 
+// A size of at least 1024 bytes: an integer, or "512K", "25M", "1G".
+std::optional<std::size_t> Loader::message_size(const toml::table& t,
+                                                const std::string& prefix) const {
+    const toml::node* n = t.get("message_size");
+    if (n == nullptr) return std::nullopt;
+    const std::string key = join(prefix, "message_size");
+    std::optional<std::size_t> size;
+    if (n->is_integer()) {
+        const std::int64_t v = n->as_integer()->get();
+        if (v >= 0)
+            size = static_cast<std::size_t>(v);
+        else
+            fail(key, *n, "must be at least 1024");
+    } else if (n->is_string()) {
+        size = parse_size(n->as_string()->get());
+        if (!size) {
+            fail(key, *n,
+                 "invalid size \"" + n->as_string()->get() +
+                     "\" (expected bytes or e.g. \"512K\", \"25M\", \"1G\")");
+        }
+    } else {
+        wrong_type(key, *n, "integer or size string");
+    }
+    if (*size < 1024) fail(key, *n, "must be at least 1024");
+    return size;
+}
+
+// An array of networks ("10.0.0.0/8", "::1"); the error points at the bad element.
+void Loader::cidr_list(const toml::table& t, const std::string& prefix, std::string_view name,
+                       CidrList& into) const {
+    const toml::node* n = t.get(name);
+    if (n == nullptr) return;
+    const std::string key = join(prefix, name);
+    for (const toml::node* e : string_array(*n, key)) {
+        const std::string& text = e->as_string()->get();
+        const auto cidr = Cidr::parse(text);
+        if (!cidr) {
+            fail(key, *e,
+                 "invalid network \"" + text +
+                     "\" (expected an IP address or CIDR such as \"10.0.0.0/8\", \"::1\")");
+        }
+        into.add(*cidr);
+    }
+}
+
+std::optional<DenyAction> Loader::deny_action(const toml::table& t,
+                                              const std::string& prefix) const {
+    const auto a = string(t, prefix, "deny_action");
+    if (!a) return std::nullopt;
+    if (*a == "reject") return DenyAction::reject;
+    if (*a == "drop") return DenyAction::drop;
+    fail(join(prefix, "deny_action"), *t.get("deny_action"), "must be \"reject\" or \"drop\"");
+}
+
 void Loader::load_limits(const toml::table& t, Limits& out) const {
     const std::string p = "limits";
     check_keys(
         t, p,
         {"message_size", "recipients", "command_line", "text_line", "connections",
          "connections_per_ip", "errors", "received_headers", "min_data_rate", "transactions"});
-    if (const toml::node* n = t.get("message_size")) {
-        const std::string key = "limits.message_size";
-        std::optional<std::size_t> size;
-        if (n->is_integer()) {
-            const std::int64_t v = n->as_integer()->get();
-            if (v >= 0)
-                size = static_cast<std::size_t>(v);
-            else
-                fail(key, *n, "must be at least 1024");
-        } else if (n->is_string()) {
-            size = parse_size(n->as_string()->get());
-            if (!size) {
-                fail(key, *n,
-                     "invalid size \"" + n->as_string()->get() +
-                         "\" (expected bytes or e.g. \"512K\", \"25M\", \"1G\")");
-            }
-        } else {
-            wrong_type(key, *n, "integer or size string");
-        }
-        if (*size < 1024) fail(key, *n, "must be at least 1024");
-        out.message_size = *size;
-    }
+    if (const auto size = message_size(t, p)) out.message_size = *size;
     const auto set = [&](std::string_view name, std::size_t& field, std::int64_t min) {
         if (const auto v = integer(t, p, name, min, kInt64Max)) {
             field = static_cast<std::size_t>(*v);
@@ -338,32 +375,10 @@ void Loader::load_timeouts(const toml::table& t, Timeouts& out) const {
 void Loader::load_access(const toml::table& t, Access& out) const {
     const std::string p = "access";
     check_keys(t, p, {"allow", "deny", "deny_action", "trusted"});
-    const auto list = [&](std::string_view name, CidrList& into) {
-        const toml::node* n = t.get(name);
-        if (n == nullptr) return;
-        const std::string key = join(p, name);
-        for (const toml::node* e : string_array(*n, key)) {
-            const std::string& text = e->as_string()->get();
-            const auto cidr = Cidr::parse(text);
-            if (!cidr) {
-                fail(key, *e,
-                     "invalid network \"" + text +
-                         "\" (expected an IP address or CIDR such as \"10.0.0.0/8\", \"::1\")");
-            }
-            into.add(*cidr);
-        }
-    };
-    list("allow", out.allow);
-    list("deny", out.deny);
-    list("trusted", out.trusted);
-    if (const auto a = string(t, p, "deny_action")) {
-        if (*a == "reject")
-            out.deny_action = DenyAction::reject;
-        else if (*a == "drop")
-            out.deny_action = DenyAction::drop;
-        else
-            fail("access.deny_action", *t.get("deny_action"), "must be \"reject\" or \"drop\"");
-    }
+    cidr_list(t, p, "allow", out.allow);
+    cidr_list(t, p, "deny", out.deny);
+    cidr_list(t, p, "trusted", out.trusted);
+    if (const auto a = deny_action(t, p)) out.deny_action = *a;
 }
 
 void Loader::load_log(const toml::table& t, Log& out) const {
@@ -572,7 +587,9 @@ void Loader::load_listeners(const toml::node& n, std::vector<Listener>& out) con
     for (const toml::node& e : *n.as_array()) {
         const std::string prefix = "listener[" + std::to_string(i) + "]";
         const toml::table& t = *e.as_table();
-        check_keys(t, prefix, {"name", "address", "role", "starttls", "auth_plaintext"});
+        check_keys(t, prefix,
+                   {"name", "address", "role", "starttls", "auth_plaintext", "allow", "deny",
+                    "deny_action", "message_size"});
         Listener l;
         if (const auto role = string(t, prefix, "role")) {
             if (*role == "mx")
@@ -587,6 +604,10 @@ void Loader::load_listeners(const toml::node& n, std::vector<Listener>& out) con
         }
         if (const auto b = boolean(t, prefix, "starttls")) l.starttls = *b;
         if (const auto b = boolean(t, prefix, "auth_plaintext")) l.auth_plaintext = *b;
+        cidr_list(t, prefix, "allow", l.allow);
+        cidr_list(t, prefix, "deny", l.deny);
+        l.deny_action = deny_action(t, prefix);
+        l.message_size = message_size(t, prefix);
         l.name = "listener" + std::to_string(i);
         if (const auto name = string(t, prefix, "name")) {
             if (!is_valid_listener_name(*name)) {
@@ -684,7 +705,8 @@ void Loader::load_auth(const toml::table& t, Auth& out) const {
     const std::string p = "auth";
     check_keys(t, p,
                {"user", "sqlite_file", "lockout_failures", "lockout_window", "lockout_duration",
-                "failure_delay", "max_failure_delay", "threads"});
+                "failure_delay", "max_failure_delay", "threads", "check_from_header"});
+    if (const auto b = boolean(t, p, "check_from_header")) out.check_from_header = *b;
     if (const auto f = path(t, p, "sqlite_file")) out.sqlite_file = *f;
     if (const auto v = integer(t, p, "lockout_failures", 1, 1000))
         out.lockout_failures = static_cast<std::size_t>(*v);
@@ -705,7 +727,7 @@ void Loader::load_auth(const toml::table& t, Auth& out) const {
     for (const toml::node& e : *users->as_array()) {
         const std::string prefix = "auth.user[" + std::to_string(i++) + "]";
         const toml::table& u = *e.as_table();
-        check_keys(u, prefix, {"name", "password_hash", "addresses"});
+        check_keys(u, prefix, {"name", "password_hash", "addresses", "message_size"});
         AuthUser user;
         const auto name = string(u, prefix, "name");
         if (!name) fail(prefix + ".name", u.source(), "required key is missing");
@@ -740,6 +762,7 @@ void Loader::load_auth(const toml::table& t, Auth& out) const {
                 user.addresses.push_back(lower(addr));
             }
         }
+        user.message_size = message_size(u, prefix);
         out.users.push_back(std::move(user));
     }
 }
@@ -928,7 +951,7 @@ std::string Loader::resolve_target(const PendingTarget& p,
 Config Loader::load(const toml::table& root) {
     Config cfg;
     check_keys(root, "",
-               {"hostname", "data_dir", "workers", "recipient_delimiter", "user", "listener", "limits",
+               {"hostname", "data_dir", "control_socket", "workers", "recipient_delimiter", "user", "listener", "limits",
                 "timeouts", "access", "log", "spool", "delivery", "queue", "dns", "relay",
                 "tls", "auth", "rate_limit", "domain"});
 
@@ -942,6 +965,13 @@ Config Loader::load(const toml::table& root) {
     }
     if (const auto p = path(root, "", "data_dir")) cfg.data_dir = *p;
     cfg.data_dir = absolute_path(cfg.data_dir);
+    cfg.control_socket = cfg.data_dir / "control.sock";
+    if (const auto p = path(root, "", "control_socket")) {
+        cfg.control_socket = *p;
+        if (cfg.control_socket.string().size() > 107)  // sockaddr_un::sun_path, with its NUL
+            fail("control_socket", *root.get("control_socket"),
+                 "path too long for a Unix socket (107 bytes at most)");
+    }
     if (const auto w = integer(root, "", "workers", 0, 1024))
         cfg.workers = static_cast<unsigned>(*w);
     if (const auto d = string(root, "", "recipient_delimiter")) {
@@ -1062,6 +1092,7 @@ Config default_config() {
     cfg.data_dir = absolute_path(cfg.data_dir);
     cfg.listeners.push_back(Listener{"smtp", "127.0.0.1", 2525});
     cfg.spool.dir = cfg.data_dir / "spool";
+    cfg.control_socket = cfg.data_dir / "control.sock";
     cfg.tls.cert_file = cfg.data_dir / "tls" / "cert.pem";
     cfg.tls.key_file = cfg.data_dir / "tls" / "key.pem";
     cfg.delivery.maildir_root = cfg.data_dir / "mail";

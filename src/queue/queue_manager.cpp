@@ -135,13 +135,188 @@ void QueueManager::enqueue(std::shared_ptr<const spool::StoredMessage> msg) {
     cv_.notify_one();
 }
 
-void QueueManager::flush() {
+std::size_t QueueManager::flush() {
+    std::size_t n = 0;
     {
         std::lock_guard lock(mu_);
+        n = waiting_.size();
         for (auto& [due, it] : waiting_) ready_.push_back(std::move(it));
         waiting_.clear();
     }
     cv_.notify_all();
+    return n;
+}
+
+std::optional<QueueManager::Item> QueueManager::take_scheduled(const std::string& id) {
+    std::optional<Item> found;
+    for (auto it = ready_.begin(); it != ready_.end() && !found; ++it) {
+        if (it->id != id) continue;
+        found = std::move(*it);
+        ready_.erase(it);
+        break;
+    }
+    for (auto it = waiting_.begin(); it != waiting_.end() && !found; ++it) {
+        if (it->second.id != id) continue;
+        found = std::move(it->second);
+        waiting_.erase(it);
+        break;
+    }
+    if (found && found->msg) {
+        // A fresh message kept in memory: give the budget back; it is re-read if released.
+        memory_in_use_ -= std::min(memory_in_use_, found->msg->message.size());
+        found->msg.reset();
+    }
+    return found;
+}
+
+QueueManager::AdminRequest QueueManager::end_attempt(const std::string& id, Item* next,
+                                                     std::int64_t due_us) {
+    AdminRequest req = AdminRequest::none;
+    {
+        std::lock_guard lock(mu_);
+        in_flight_.erase(id);
+        if (remove_requested_.erase(id)) {
+            hold_requested_.erase(id);
+            req = AdminRequest::remove;
+        } else if (hold_requested_.erase(id)) {
+            req = AdminRequest::hold;
+        }
+        if (req != AdminRequest::none) {
+            if (next) --stats_.queued;  // it leaves the schedule
+        } else if (next) {
+            waiting_.emplace(due_us, std::move(*next));
+        }
+    }
+    if (next && req == AdminRequest::none) cv_.notify_one();
+    return req;
+}
+
+AdminResult QueueManager::flush(const std::string& id) {
+    std::lock_guard admin(admin_mu_);
+    {
+        std::lock_guard lock(mu_);
+        if (in_flight_.count(id) ||
+            std::any_of(ready_.begin(), ready_.end(), [&](const Item& i) { return i.id == id; }))
+            return {true, fmt::format("{} is being delivered now", id)};
+        if (auto it = take_scheduled(id)) {
+            ready_.push_back(std::move(*it));
+            cv_.notify_one();
+            log::info("queue_admin", {{"queue_id", id}, {"action", "flush"}});
+            return {true, fmt::format("{} scheduled for delivery now", id)};
+        }
+    }
+    auto e = spool_.load_entry(id);
+    if (!e) return {false, fmt::format("no message {} in the queue", id)};
+    if (e->held) return {false, fmt::format("{} is held; release it instead", id)};
+    return {false, fmt::format("{} has no recipient left to deliver", id)};
+}
+
+AdminResult QueueManager::hold(const std::string& id) {
+    std::lock_guard admin(admin_mu_);
+    std::optional<Item> taken;
+    bool in_flight = false;
+    {
+        std::lock_guard lock(mu_);
+        taken = take_scheduled(id);
+        if (taken) {
+            --stats_.queued;
+        } else if (in_flight_.count(id)) {
+            hold_requested_.insert(id);
+            in_flight = true;
+        }
+    }
+    if (!taken && !in_flight) {
+        auto e = spool_.load_entry(id);
+        if (!e) return {false, fmt::format("no message {} in the queue", id)};
+        if (e->held) return {true, fmt::format("{} is already held", id)};
+    }
+    if (!spool_.set_held(id, true)) {
+        std::lock_guard lock(mu_);
+        if (taken) {
+            ready_.push_back(std::move(*taken));
+            ++stats_.queued;
+            cv_.notify_one();
+        }
+        hold_requested_.erase(id);
+        return {false, fmt::format("{}: cannot record the hold in the spool", id)};
+    }
+    log::info("queue_admin", {{"queue_id", id}, {"action", "hold"}});
+    return {true, in_flight ? fmt::format("{} held (after the delivery attempt in progress)", id)
+                            : fmt::format("{} held", id)};
+}
+
+AdminResult QueueManager::release(const std::string& id) {
+    std::lock_guard admin(admin_mu_);
+    bool scheduled = false;
+    {
+        std::lock_guard lock(mu_);
+        scheduled =
+            in_flight_.count(id) ||
+            std::any_of(ready_.begin(), ready_.end(), [&](const Item& i) { return i.id == id; }) ||
+            std::any_of(waiting_.begin(), waiting_.end(),
+                        [&](const auto& w) { return w.second.id == id; });
+        if (scheduled && !hold_requested_.erase(id))
+            return {false, fmt::format("{} is not held", id)};
+    }
+    if (scheduled) {
+        // Held during an attempt still in progress: it simply goes on being scheduled.
+        if (!spool_.set_held(id, false))
+            return {false, fmt::format("{}: cannot record the release in the spool", id)};
+        return {true, fmt::format("{} released", id)};
+    }
+    auto e = spool_.load_entry(id);
+    if (!e) return {false, fmt::format("no message {} in the queue", id)};
+    if (!e->held) return {false, fmt::format("{} is not held", id)};
+    const bool pending =
+        e->recipients.empty() || std::any_of(e->recipients.begin(), e->recipients.end(), [](auto& s) {
+            return s.state == spool::RecipientState::pending;
+        });
+    if (!pending)
+        return {false, fmt::format("{}: every recipient is final, nothing to deliver (delete it)", id)};
+    if (!spool_.set_held(id, false))
+        return {false, fmt::format("{}: cannot record the release in the spool", id)};
+    Item it;
+    it.id = id;
+    it.received_at_us = e->envelope.received_at_us;
+    it.status = std::move(e->recipients);
+    it.check_existing = true;  // an earlier attempt may have made some copies
+    {
+        std::lock_guard lock(mu_);
+        ready_.push_back(std::move(it));
+        ++stats_.queued;
+    }
+    cv_.notify_one();
+    log::info("queue_admin", {{"queue_id", id}, {"action", "release"}});
+    return {true, fmt::format("{} released and scheduled for delivery now", id)};
+}
+
+AdminResult QueueManager::remove(const std::string& id) {
+    std::lock_guard admin(admin_mu_);
+    std::optional<Item> taken;
+    {
+        std::lock_guard lock(mu_);
+        taken = take_scheduled(id);
+        if (taken) {
+            --stats_.queued;
+        } else if (in_flight_.count(id)) {
+            // The attempt in progress removes it when it ends (end_attempt / finalize).
+            remove_requested_.insert(id);
+            log::info("queue_admin", {{"queue_id", id}, {"action", "delete"}, {"in_flight", true}});
+            return {true, fmt::format("{} deleted (after the delivery attempt in progress)", id)};
+        }
+    }
+    if (!taken && !spool_.load_entry(id)) return {false, fmt::format("no message {} in the queue", id)};
+    if (!spool_.remove(id)) {
+        if (taken) {
+            std::lock_guard lock(mu_);
+            ready_.push_back(std::move(*taken));
+            ++stats_.queued;
+            cv_.notify_one();
+        }
+        return {false, fmt::format("{}: cannot remove it from the spool", id)};
+    }
+    log::info("queue_admin", {{"queue_id", id}, {"action", "delete"}});
+    return {true, fmt::format("{} deleted", id)};
 }
 
 void QueueManager::stop() {
@@ -158,14 +333,6 @@ void QueueManager::stop() {
 Stats QueueManager::stats() const {
     std::lock_guard lock(mu_);
     return stats_;
-}
-
-void QueueManager::schedule(Item item, std::int64_t due_us) {
-    {
-        std::lock_guard lock(mu_);
-        waiting_.emplace(due_us, std::move(item));
-    }
-    cv_.notify_one();
 }
 
 void QueueManager::worker() {
@@ -189,6 +356,7 @@ void QueueManager::worker() {
                 if (!ready_.empty()) {
                     item = std::move(ready_.front());
                     ready_.pop_front();
+                    in_flight_.insert(item.id);
                     break;
                 }
                 if (waiting_.empty()) {
@@ -271,6 +439,7 @@ void QueueManager::deliver(Item& item) {
         if (!loaded) {
             // Removed by the operator, or damaged (recover() moves damaged files aside).
             log::warn("delivery_skipped", {{"queue_id", item.id}, {"reason", "not in spool"}});
+            end_attempt(item.id);
             std::lock_guard lock(mu_);
             --stats_.queued;
             return;
@@ -415,6 +584,7 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
                     {"next_retry_s", next ? static_cast<long long>((next - now) / 1000000) : 0LL}});
     }
 
+    bool deleted = false;
     {
         std::lock_guard lock(mu_);
         stats_.deferred += deferred ? 1 : 0;
@@ -423,6 +593,16 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
             memory_in_use_ -= std::min(memory_in_use_, item.held_bytes);
             item.held_bytes = 0;
         }
+        deleted = remove_requested_.count(item.id) != 0;
+    }
+    if (deleted) {
+        // The operator deleted the message during this attempt: no status, no DSN, no retry.
+        end_attempt(item.id);
+        spool_.remove(item.id);
+        log::info("queue_admin", {{"queue_id", env.queue_id}, {"action", "deleted_after_attempt"}});
+        std::lock_guard lock(mu_);
+        --stats_.queued;
+        return;
     }
 
     // Report what the sender asked for (or failures by default) before forgetting the message.
@@ -433,6 +613,12 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
     bool all_delivered = std::all_of(item.status.begin(), item.status.end(),
                                      [](auto& s) { return s.state == RecipientState::delivered; });
     if (all_final && !reported) {
+        if (end_attempt(item.id) == AdminRequest::remove) {
+            spool_.remove(item.id);
+            std::lock_guard lock(mu_);
+            --stats_.queued;
+            return;
+        }
         // The DSN could not be stored: keep the message (held) rather than lose the report.
         for (std::size_t i = 0; i < item.status.size(); ++i)
             if (changed[i]) spool_.record_status(item.id, i, item.status[i], false);
@@ -444,6 +630,7 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
     }
     if (all_final) {
         // Every recipient is delivered, or failed and reported: the spool entry has done its job.
+        end_attempt(item.id);
         spool_.remove(item.id);
         std::lock_guard lock(mu_);
         if (all_delivered) ++stats_.delivered_messages;
@@ -462,7 +649,9 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
     item.check_existing = true;
     item.outcomes.clear();
     item.remote_results.clear();
-    schedule(std::move(item), due);
+    const std::string id = item.id;
+    if (end_attempt(id, &item, due) == AdminRequest::remove) spool_.remove(id);
+    // AdminRequest::hold: the operator marked it held in the spool; it waits for a release.
 }
 
 bool QueueManager::send_dsn(const spool::StoredMessage& msg, Item& item, std::int64_t now) {

@@ -28,6 +28,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -65,6 +66,12 @@ struct Stats {
     std::size_t queued = 0;
 };
 
+// The answer to an operator command (control socket): ok, and a one-line message for the operator.
+struct AdminResult {
+    bool ok = false;
+    std::string message;
+};
+
 // Backoff for attempt n (1 = after the first failure): initial * 2^(n-1), capped, with +-20% jitter
 // (jitter from `random01`, in [0,1)). Pure, for tests.
 config::Duration retry_delay(const Options& o, int attempt, double random01);
@@ -82,8 +89,22 @@ class QueueManager {
     // A message the spool has just made durable.
     void enqueue(std::shared_ptr<const spool::StoredMessage> msg);
 
-    // Makes every deferred message due now.
-    void flush();
+    // Makes every deferred message due now; returns how many were waiting.
+    std::size_t flush();
+
+    // Operator commands (control socket). Thread-safe and serialised; they read and write the
+    // spool, so never call them on the event loop. `id` must be a valid queue ID.
+    //   flush(id):   makes one deferred message due now.
+    //   hold(id):    takes the message out of scheduling and marks it held in the spool (a restart
+    //                keeps it held). An attempt in progress finishes; the message is not retried.
+    //   release(id): clears the held mark and makes the message due now.
+    //   remove(id):  takes the message out of scheduling and removes it from the spool, without a
+    //                DSN. An attempt in progress finishes (copies already made stay) and then the
+    //                message is removed instead of being recorded, reported or retried.
+    [[nodiscard]] AdminResult flush(const std::string& id);
+    [[nodiscard]] AdminResult hold(const std::string& id);
+    [[nodiscard]] AdminResult release(const std::string& id);
+    [[nodiscard]] AdminResult remove(const std::string& id);
 
     // Lets in-flight deliveries finish, then joins the threads. Queued messages stay in the spool.
     void stop();
@@ -124,7 +145,14 @@ class QueueManager {
     void finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg);
     // Writes the DSN this attempt calls for, if any. False only when one was due but not stored.
     bool send_dsn(const spool::StoredMessage& msg, Item& item, std::int64_t now);
-    void schedule(Item item, std::int64_t due_us);
+    // What the operator asked about a message while an attempt on it was in progress.
+    enum class AdminRequest { none, hold, remove };
+    // Ends an attempt: the message is no longer in flight and, unless the operator asked to hold
+    // or delete it meanwhile, `next` (if given) is scheduled at `due_us`, under the same lock so an
+    // operator command always finds the message either in flight or scheduled.
+    AdminRequest end_attempt(const std::string& id, Item* next = nullptr, std::int64_t due_us = 0);
+    // Takes a scheduled (ready or waiting) message out of the schedule; mu_ must be held.
+    std::optional<Item> take_scheduled(const std::string& id);
 
     Options opts_;
     spool::Spool& spool_;
@@ -136,6 +164,10 @@ class QueueManager {
     std::deque<std::shared_ptr<Item>> completed_;  // remote parts done: to finalize
     std::multimap<std::int64_t, Item> waiting_;    // by due time (microseconds)
     std::size_t memory_in_use_ = 0;
+    std::set<std::string> in_flight_;         // IDs of the attempts in progress
+    std::set<std::string> hold_requested_;    // in flight, held by the operator meanwhile
+    std::set<std::string> remove_requested_;  // in flight, deleted by the operator meanwhile
+    std::mutex admin_mu_;                     // one operator command at a time
     bool stopping_ = false;
     Stats stats_;
     std::vector<std::thread> threads_;

@@ -19,6 +19,7 @@
 #include "server/async_blocking.hpp"
 #include "server/async_commit.hpp"
 #include "server/recipient_check.hpp"
+#include "smtp/header_from.hpp"
 
 namespace sluice::server {
 namespace asio = boost::asio;
@@ -39,9 +40,9 @@ std::int64_t wall_now_us() {
         .count();
 }
 
-smtp::SessionLimits session_limits(const config::Limits& l) {
+smtp::SessionLimits session_limits(const config::Limits& l, const config::Listener& listener) {
     smtp::SessionLimits s;
-    s.message_size = l.message_size;
+    s.message_size = listener.message_size.value_or(l.message_size);
     s.recipients = l.recipients;
     s.command_line = l.command_line;
     s.text_line = l.text_line;
@@ -91,7 +92,7 @@ Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config:
       client_port_(client_port),
       id_(ctx.next_session_id.fetch_add(1, std::memory_order_relaxed)),
       session_(session_info(ctx, listener, client_ip_, client_port),
-               session_limits(ctx.cfg.limits), wall_now_us,
+               session_limits(ctx.cfg.limits, listener), wall_now_us,
                [](std::int64_t now) { return new_queue_id(now); }) {}
 
 void Connection::set_deadline(clock::duration d) {
@@ -306,6 +307,10 @@ asio::awaitable<void> Connection::serve() {
                 break;
             case smtp::Event::commit: {
                 auto& pm = session_.pending_message();
+                if (auto refused = check_from_header(pm.message)) {
+                    session_.commit_done(*refused);
+                    break;
+                }
                 auto msg = std::make_shared<const spool::StoredMessage>(
                     spool::StoredMessage{std::move(pm.envelope), std::move(pm.message)});
                 auto result = co_await async_commit(ctx_.spool, msg, use_awaitable);
@@ -390,6 +395,7 @@ asio::awaitable<void> Connection::authenticate() {
         user_ = std::move(user);
         rcpt_ctx_.relay_allowed = true;  // authenticated users may relay
         session_.auth_verdict({235, "2.7.0", "Authentication successful"}, user_->name);
+        if (user_->message_size) session_.set_message_size(*user_->message_size);
         co_return;
     }
     auto f = guard.failure(client_ip_, clock::now());
@@ -431,6 +437,21 @@ smtp::Reply Connection::check_sender() {
         }
     }
     return {250, "2.1.0", "Ok"};
+}
+
+// [auth] check_from_header: an authenticated user's From: header must name an address it owns.
+std::optional<smtp::Reply> Connection::check_from_header(std::string_view message) const {
+    if (!user_ || !ctx_.cfg.auth.check_from_header) return std::nullopt;
+    const auto from = smtp::from_header_address(message);
+    if (from && !from->empty() && auth::owns_sender(*user_, *from)) return std::nullopt;
+    log::warn("from_rejected", {{"session", id_},
+                                {"ip", client_ip_},
+                                {"user", user_->name},
+                                {"from", from ? *from : std::string("(none)")}});
+    return smtp::Reply{553, "5.7.1",
+                       from ? fmt::format("From: header address <{}> not owned by user {}", *from,
+                                          user_->name)
+                            : std::string("Message refused: exactly one From: address required")};
 }
 
 std::optional<smtp::Reply> Connection::recipient_rate_limit() {

@@ -57,6 +57,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::asio::awaitable<void> authenticate();
     smtp::Reply check_sender();
     std::optional<smtp::Reply> recipient_rate_limit();
+    std::optional<smtp::Reply> check_from_header(std::string_view message) const;
     policy::Subjects subjects() const;
     void set_deadline(clock::duration d);
     void handle_commit_result(const spool::CommitResult& r,

@@ -49,7 +49,7 @@ Security::Security(const config::Config& cfg, asio::io_context& io)
         std::vector<std::unique_ptr<auth::UserStore>> stores;
         std::vector<auth::User> users;
         for (const auto& u : cfg.auth.users)
-            users.push_back({u.name, u.password_hash, u.addresses});
+            users.push_back({u.name, u.password_hash, u.addresses, u.message_size});
         stores.push_back(std::make_unique<auth::TomlUserStore>(std::move(users)));
         if (!cfg.auth.sqlite_file.empty())
             stores.push_back(auth::open_sqlite_user_store(cfg.auth.sqlite_file.string()));

@@ -24,6 +24,7 @@
 #include "delivery/smtp_courier.hpp"
 #include "dns/resolver.hpp"
 #include "server/connection.hpp"
+#include "server/control_socket.hpp"
 #include "server/privileges.hpp"
 #include "server/security.hpp"
 
@@ -56,6 +57,7 @@ struct Server::Impl {
     asio::signal_set signals;
     asio::signal_set hup_signal{io, SIGHUP};
     std::unique_ptr<Security> security;
+    std::unique_ptr<ControlSocket> control;  // queue admin (sluice queue flush/hold/...)
     std::mutex conns_mu;
     std::set<std::shared_ptr<Connection>> conns;
     bool stopping = false;
@@ -93,14 +95,19 @@ struct Server::Impl {
         }
     }
 
-    std::optional<smtp::Reply> access_check(const asio::ip::address& a, const std::string& ip,
+    // [access] and the listener's own lists: refused if either denies the client, or if either
+    // has an allow list without it. The listener's deny_action, when set, decides how.
+    std::optional<smtp::Reply> access_check(const config::Listener& l, const std::string& ip,
                                             bool& drop) {
         drop = false;
         auto parsed = IpAddress::parse(ip);
-        bool denied = parsed && cfg.access.deny.contains(*parsed);
-        bool allowed = cfg.access.allow.empty() || (parsed && cfg.access.allow.contains(*parsed));
-        if (denied || !allowed) {
-            drop = cfg.access.deny_action == config::DenyAction::drop;
+        const auto refuses = [&](const CidrList& allow, const CidrList& deny) {
+            bool denied = parsed && deny.contains(*parsed);
+            bool allowed = allow.empty() || (parsed && allow.contains(*parsed));
+            return denied || !allowed;
+        };
+        if (refuses(cfg.access.allow, cfg.access.deny) || refuses(l.allow, l.deny)) {
+            drop = l.deny_action.value_or(cfg.access.deny_action) == config::DenyAction::drop;
             return smtp::Reply{554, "5.7.1", fmt::format("{} Access denied", cfg.hostname)};
         }
         return std::nullopt;
@@ -124,7 +131,7 @@ struct Server::Impl {
             sock.set_option(tcp::no_delay(true), ec2);
             std::string ip = ip_string(remote.address());
             bool drop = false;
-            std::optional<smtp::Reply> rejection = access_check(remote.address(), ip, drop);
+            std::optional<smtp::Reply> rejection = access_check(l, ip, drop);
             if (rejection && drop) {
                 log::info("drop", {{"ip", ip}, {"listener", l.name}, {"reason", "access"}});
                 continue;  // socket closes as it goes out of scope
@@ -206,6 +213,7 @@ struct Server::Impl {
             boost::system::error_code ec;
             a->close(ec);
         }
+        if (control) control->close();
         request_shutdown_all(false);
         asio::steady_timer t(io);
         auto grace_end = std::chrono::steady_clock::now() + cfg.timeouts.shutdown_grace;
@@ -232,6 +240,11 @@ void Server::run() {
     s.security = std::make_unique<Security>(s.cfg, s.io);
     s.security->attach(s.ctx);
     drop_privileges(s.cfg.user, {s.cfg.data_dir, s.cfg.spool.dir, s.cfg.delivery.maildir_root});
+    // Created after the privilege drop, so it belongs to the user that owns the data directory;
+    // before recovery, so a second server on the same data directory stops here. Commands are
+    // served once the event loop runs, after the queue has started.
+    s.control = std::make_unique<ControlSocket>(s.io, s.cfg.control_socket, s.queue);
+    s.control->start();
     auto recovered = s.spool.recover();
     log::info("spool_recovered",
               {{"messages", recovered.size()}, {"dir", s.cfg.spool.dir.string()}});
@@ -265,6 +278,8 @@ void Server::run() {
     for (unsigned i = 1; i < n; ++i) threads.emplace_back([&s] { s.io.run(); });
     s.io.run();
     for (auto& t : threads) t.join();
+    s.control->close();
+    s.control->join();  // a queue command in progress finishes before the queue stops
     s.queue.stop();
     s.security->stop();
     log::info("stopped", {});

@@ -115,6 +115,7 @@ Session::Session(SessionInfo info, SessionLimits limits, std::function<std::int6
                  std::function<std::string(std::int64_t)> new_id)
     : info_(std::move(info)),
       limits_(limits),
+      listener_message_size_(limits.message_size),
       now_us_(std::move(now_us)),
       new_id_(std::move(new_id)),
       tls_active_(info_.tls_active),
@@ -731,6 +732,7 @@ void Session::tls_started(std::string tls_info) {
     helo_.clear();
     esmtp_ = false;
     auth_user_.clear();
+    limits_.message_size = listener_message_size_;
     in_.clear();
     in_pos_ = 0;
     state_ = State::connected;

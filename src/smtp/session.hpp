@@ -124,6 +124,11 @@ public:
     // Positive reply (235): `user` is now authenticated. Otherwise the reply is sent as given
     // (535 5.7.8, 454 4.7.0). The credentials are wiped either way.
     void auth_verdict(const Reply& reply, std::string user);
+    // The authenticated user's own message size limit (after a positive auth_verdict): applies to
+    // later transactions (MAIL SIZE=, DATA, BDAT). The EHLO SIZE already sent is not repeated.
+    // STARTTLS, which forgets the authentication, restores the listener's limit.
+    void set_message_size(std::size_t bytes) { limits_.message_size = bytes; }
+    std::size_t message_size() const { return limits_.message_size; }
 
     // The transaction so far (sender at check_sender, recipients at check_recipient).
     const Envelope& envelope() const { return env_; }
@@ -193,6 +198,7 @@ private:
 
     SessionInfo info_;
     SessionLimits limits_;
+    std::size_t listener_message_size_;  // limits_.message_size before any per-user limit
     std::function<std::int64_t()> now_us_;
     std::function<std::string(std::int64_t)> new_id_;
 

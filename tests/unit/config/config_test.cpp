@@ -675,6 +675,15 @@ namespace {
 
 const std::string kHash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
 
+TEST(ConfigControlSocket, DefaultUnderDataDirAndOverride) {
+    EXPECT_EQ(load_string("data_dir = \"/tmp/d\"\n").control_socket, fs::path("/tmp/d/control.sock"));
+    EXPECT_EQ(default_config().control_socket, default_config().data_dir / "control.sock");
+    EXPECT_EQ(load_string("control_socket = \"/run/sluice/ctl.sock\"\n").control_socket,
+              fs::path("/run/sluice/ctl.sock"));
+    expect_error("control_socket = \"\"\n", "control_socket", 1);
+    expect_error("control_socket = \"/" + std::string(120, 'x') + "\"\n", "control_socket", 1);
+}
+
 TEST(ConfigSecure, DefaultsSelfSignedTlsNoAuthNoLimits) {
     const Config c = load_string("data_dir = \"/tmp/d\"\n");
     EXPECT_TRUE(c.tls.enabled);
@@ -716,6 +725,54 @@ TEST(ConfigSecure, FullSection) {
     EXPECT_EQ(c.rate_limits[1].scope, RateScope::user);
     EXPECT_EQ(c.rate_limits[1].metric, RateMetric::recipients);
     EXPECT_EQ(c.rate_limits[1].window, 24h);
+}
+
+TEST(ConfigListener, AccessListsAndMessageSize) {
+    const Config c = load_string(
+        "[limits]\nmessage_size = \"2M\"\n"
+        "[[listener]]\nname = \"a\"\naddress = \"127.0.0.1:25\"\n"
+        "[[listener]]\nname = \"b\"\naddress = \"127.0.0.1:26\"\n"
+        "allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.1.0.0/16\"]\ndeny_action = \"drop\"\n"
+        "message_size = \"64K\"\n"
+        "[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash + "\"\nmessage_size = 4096\n");
+    ASSERT_EQ(c.listeners.size(), 2u);
+    EXPECT_TRUE(c.listeners[0].allow.empty());
+    EXPECT_TRUE(c.listeners[0].deny.empty());
+    EXPECT_FALSE(c.listeners[0].deny_action.has_value());
+    EXPECT_FALSE(c.listeners[0].message_size.has_value());
+    const Listener& b = c.listeners[1];
+    EXPECT_TRUE(b.allow.contains(*IpAddress::parse("10.2.3.4")));
+    EXPECT_TRUE(b.allow.contains(*IpAddress::parse("::1")));
+    EXPECT_FALSE(b.allow.contains(*IpAddress::parse("192.0.2.1")));
+    EXPECT_TRUE(b.deny.contains(*IpAddress::parse("10.1.2.3")));
+    EXPECT_EQ(b.deny_action, DenyAction::drop);
+    EXPECT_EQ(b.message_size, 64u * 1024);
+    EXPECT_EQ(c.limits.message_size, 2u * 1024 * 1024);
+    ASSERT_EQ(c.auth.users.size(), 1u);
+    EXPECT_EQ(c.auth.users[0].message_size, 4096u);
+    EXPECT_FALSE(c.auth.check_from_header);
+    EXPECT_TRUE(load_string("[auth]\ncheck_from_header = true\n").auth.check_from_header);
+    expect_error("[auth]\ncheck_from_header = 1\n", "auth.check_from_header", 2);
+}
+
+TEST(ConfigListener, Errors) {
+    auto e = expect_error("[[listener]]\naddress = \"127.0.0.1:25\"\n[[listener]]\n"
+                          "address = \"127.0.0.1:26\"\nallow = [\"10.0.0.0/8\",\n"
+                          "  \"10.0.0.0/33\"]\n",
+                          "listener[1].allow", 6);
+    EXPECT_TRUE(contains(e.message(), "10.0.0.0/33")) << e.what();
+    expect_error("[[listener]]\ndeny = [\"example.com\"]\n", "listener[0].deny", 2);
+    expect_error("[[listener]]\ndeny = \"10.0.0.0/8\"\n", "listener[0].deny", 2);
+    expect_error("[[listener]]\ndeny_action = \"tarpit\"\n", "listener[0].deny_action", 2);
+    expect_error("[[listener]]\nmessage_size = 1023\n", "listener[0].message_size", 2);
+    expect_error("[[listener]]\nmessage_size = \"1T\"\n", "listener[0].message_size", 2);
+    expect_error("[[listener]]\nmessage_size = true\n", "listener[0].message_size", 2);
+    expect_error("[[listener]]\ntrusted = []\n", "listener[0].trusted", 2);
+    expect_error("[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash +
+                     "\"\nmessage_size = \"1x\"\n",
+                 "auth.user[0].message_size", 4);
+    // The [limits] key keeps its name in errors after the refactoring into one helper.
+    expect_error("[limits]\nmessage_size = 10\n", "limits.message_size", 2);
 }
 
 TEST(ConfigSecure, Errors) {

@@ -141,3 +141,54 @@ TEST_F(Fixture, NoBounceForNullSender) {
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
     EXPECT_EQ(qm->stats().bounces, 0u);
 }
+
+// Operator commands (control socket): hold, release, delete, flush.
+TEST_F(Fixture, HoldStopsRetriesReleaseDelivers) {
+    courier.replies = {{451, "4.3.0", "later"}};
+    submit("bob@example.org", {"x@a.test"});
+    ASSERT_TRUE(eventually([&] { return courier.jobs >= 1; }));
+    const std::string id = spool->list_ids().at(0);
+    auto r = qm->hold(id);
+    ASSERT_TRUE(r.ok) << r.message;
+    ASSERT_TRUE(eventually([&] { return spool->load_entry(id)->held; }));
+    std::this_thread::sleep_for(300ms);  // several retry periods: the attempt in flight may end
+    const int jobs = courier.jobs;
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(courier.jobs, jobs);  // no more attempts while held
+    EXPECT_FALSE(qm->flush(id).ok);  // held: flush refuses, release is the way
+    EXPECT_TRUE(qm->hold(id).ok);  // holding again is harmless
+    {
+        std::lock_guard lock(courier.mu);
+        courier.replies = {{250, "2.0.0", "ok"}};
+    }
+    r = qm->release(id);
+    ASSERT_TRUE(r.ok) << r.message;
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_GT(courier.jobs, jobs);
+    EXPECT_FALSE(qm->release(id).ok);  // gone
+}
+
+TEST_F(Fixture, DeleteRemovesWithoutDeliveryOrDsn) {
+    courier.replies = {{451, "4.3.0", "later"}};
+    submit("bob@example.org", {"x@a.test"});
+    ASSERT_TRUE(eventually([&] { return courier.jobs >= 1; }));
+    const std::string id = spool->list_ids().at(0);
+    auto r = qm->remove(id);
+    ASSERT_TRUE(r.ok) << r.message;
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    const int jobs = courier.jobs;
+    std::this_thread::sleep_for(300ms);
+    EXPECT_EQ(courier.jobs, jobs);  // an attempt in flight never reschedules a deleted message
+    EXPECT_TRUE(spool->list_ids().empty());
+    EXPECT_EQ(mails("bob"), 0u);  // no DSN for an operator delete
+    EXPECT_EQ(qm->stats().queued, 0u);
+}
+
+TEST_F(Fixture, AdminCommandsOnUnknownMessagesFail) {
+    const std::string id = new_queue_id(1'700'000'000'000'000);
+    EXPECT_FALSE(qm->flush(id).ok);
+    EXPECT_FALSE(qm->hold(id).ok);
+    EXPECT_FALSE(qm->release(id).ok);
+    EXPECT_FALSE(qm->remove(id).ok);
+    EXPECT_EQ(qm->flush(), 0u);
+}

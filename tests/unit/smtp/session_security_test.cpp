@@ -2,6 +2,7 @@
 // LOGIN, the submission rules and the RFC 3848 WITH keywords, driven without I/O.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,8 @@ std::vector<int> codes(const std::string& out) {
 
 struct Harness {
     SessionInfo info{"mx.test", "sub", "192.0.2.1", 4242, false};
+    SessionLimits limits{};
+    std::optional<std::size_t> user_size;  // what the driver sets after a successful AUTH
     std::vector<std::string> events;
     std::vector<PendingMessage> committed;
     std::string out;
@@ -35,7 +38,7 @@ struct Harness {
     }
     void start() {
         s = std::make_unique<Session>(
-            info, SessionLimits{}, [] { return std::int64_t{0}; },
+            info, limits, [] { return std::int64_t{0}; },
             [](std::int64_t) { return std::string("ID"); });
         s->start();
     }
@@ -57,9 +60,10 @@ struct Harness {
             if (ev == Event::authenticate) {
                 const auto& c = s->pending_credentials();
                 events.push_back("auth " + c.authcid + ":" + c.password);
-                if (c.password == "pw")
+                if (c.password == "pw") {
                     s->auth_verdict({235, "2.7.0", "Authentication successful"}, c.authcid);
-                else
+                    if (user_size) s->set_message_size(*user_size);
+                } else
                     s->auth_verdict({535, "5.7.8", "Authentication credentials invalid"}, "");
             } else if (ev == Event::check_sender) {
                 events.push_back("sender " + s->envelope().sender);
@@ -202,6 +206,44 @@ TEST(SessionAuth, SenderVerdictRefusalResetsTransaction) {
     h.s->feed("RCPT TO:<x@y.test>\r\n");
     EXPECT_EQ(h.s->next(), Event::need_input);
     EXPECT_EQ(codes(h.s->output()), (std::vector<int>{220, 250, 553, 503}));
+}
+
+// The listener's size is advertised and enforced; a user's own limit replaces it after AUTH (larger
+// or smaller), for later transactions; STARTTLS forgets the user and so restores the listener's.
+TEST(SessionLimitsPerUser, UserMessageSizeReplacesListenerLimitAfterAuth) {
+    Harness h;
+    h.info.auth_plaintext = true;
+    h.limits.message_size = 2048;
+    h.user_size = 8192;
+    h.start();
+    std::string big;  // 43 lines of 72 octets: 3096
+    for (int i = 0; i < 43; ++i) big += std::string(70, 'x') + "\r\n";
+    h.feed("EHLO c\r\nMAIL FROM:<a@b.test> SIZE=3000\r\nMAIL FROM:<a@b.test>\r\n"
+           "RCPT TO:<x@y.test>\r\nDATA\r\n" + big + ".\r\n");
+    EXPECT_NE(h.out.find("SIZE 2048\r\n"), std::string::npos) << h.out;
+    EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 552, 250, 250, 354, 552}));
+    EXPECT_TRUE(h.committed.empty());
+    h.out.clear();
+    h.feed("AUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<a@b.test> SIZE=3000\r\nRCPT TO:<x@y.test>\r\n"
+           "DATA\r\n" + big + ".\r\nMAIL FROM:<a@b.test> SIZE=9000\r\n");
+    EXPECT_EQ(codes(h.out), (std::vector<int>{235, 250, 250, 354, 250, 552}));
+    EXPECT_EQ(h.committed.size(), 1u);
+    EXPECT_EQ(h.s->message_size(), 8192u);
+    h.feed("STARTTLS\r\n");
+    h.s->tls_started("TLSv1.3 X");
+    EXPECT_EQ(h.s->message_size(), 2048u);
+}
+
+TEST(SessionLimitsPerUser, SmallerUserLimitAppliesToBdat) {
+    Harness h;
+    h.info.auth_plaintext = true;
+    h.user_size = 1024;
+    h.start();
+    h.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<a@b.test> SIZE=1500\r\n"
+           "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nBDAT 1500 LAST\r\n" +
+           std::string(1500, 'y'));
+    EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 235, 552, 250, 250, 552}));
+    EXPECT_TRUE(h.committed.empty());
 }
 
 }  // namespace
