@@ -1,6 +1,8 @@
 // sasl.cpp: base64 and SASL PLAIN decoding (see sasl.hpp).
 #include "auth/sasl.hpp"
 
+#include "common/ascii.hpp"
+
 #include <string.h>  // explicit_bzero
 
 #include <array>
@@ -19,21 +21,11 @@ constexpr std::array<signed char, 256> make_table() {
 }
 constexpr auto kTable = make_table();
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i];
-        if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-        if (x != b[i]) return false;
-    }
-    return true;
-}
-
 }  // namespace
 
 std::optional<Mechanism> parse_mechanism(std::string_view name) {
-    if (iequals(name, "PLAIN")) return Mechanism::plain;
-    if (iequals(name, "LOGIN")) return Mechanism::login;
+    if (ascii_iequals(name, "PLAIN")) return Mechanism::plain;
+    if (ascii_iequals(name, "LOGIN")) return Mechanism::login;
     return std::nullopt;
 }
 

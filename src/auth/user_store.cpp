@@ -1,25 +1,20 @@
 // user_store.cpp: sender ownership, the TOML-backed and chained user stores (see user_store.hpp).
 #include "auth/user_store.hpp"
 
+#include "common/ascii.hpp"
+
 namespace sluice::auth {
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string r(s);
-    for (auto& c : r)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    return r;
-}
 
 }  // namespace
 
 bool owns_sender(const User& user, std::string_view sender) {
     if (sender.empty()) return true;
-    const std::string s = lower(sender);
-    if (lower(user.name) == s) return true;
+    const std::string s = ascii_lower(sender);
+    if (ascii_lower(user.name) == s) return true;
     const auto at = s.rfind('@');
     for (const auto& a : user.addresses) {
-        const std::string e = lower(a);
+        const std::string e = ascii_lower(a);
         if (e == s) return true;
         if (!e.empty() && e.front() == '@' && at != std::string::npos && s.substr(at) == e)
             return true;
@@ -28,11 +23,11 @@ bool owns_sender(const User& user, std::string_view sender) {
 }
 
 TomlUserStore::TomlUserStore(std::vector<User> users) : users_(std::move(users)) {
-    for (auto& u : users_) u.name = lower(u.name);
+    for (auto& u : users_) u.name = ascii_lower(u.name);
 }
 
 std::optional<User> TomlUserStore::find(std::string_view login) const {
-    const std::string l = lower(login);
+    const std::string l = ascii_lower(login);
     for (const auto& u : users_)
         if (u.name == l) return u;
     return std::nullopt;

@@ -11,6 +11,8 @@
 // do), 4.1.2 (quoted-string local parts), 4.5.1 (bare "postmaster").
 #include "delivery/local_router.hpp"
 
+#include "common/ascii.hpp"
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -19,14 +21,6 @@
 
 namespace sluice::delivery {
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    }
-    return out;
-}
 
 // "\"a\\\"b\"" -> "a\"b". nullopt if the quoting is malformed.
 std::optional<std::string> unquote(std::string_view q) {
@@ -62,13 +56,13 @@ LocalRouter::LocalRouter(const config::Config& cfg)
     : root_(cfg.delivery.maildir_root), delimiter_(cfg.recipient_delimiter) {
     for (const auto& d : cfg.domains) {
         auto info = std::make_shared<DomainInfo>();
-        info->name = lower(d.name);
-        for (const auto& m : d.mailboxes) info->mailboxes.insert(lower(m));
+        info->name = ascii_lower(d.name);
+        for (const auto& m : d.mailboxes) info->mailboxes.insert(ascii_lower(m));
         for (const auto& [name, targets] : d.aliases) {
-            auto& list = info->aliases[lower(name)];
-            for (const auto& t : targets) add_unique(list, lower(t));
+            auto& list = info->aliases[ascii_lower(name)];
+            for (const auto& t : targets) add_unique(list, ascii_lower(t));
         }
-        if (d.catch_all) info->catch_all = lower(*d.catch_all);
+        if (d.catch_all) info->catch_all = ascii_lower(*d.catch_all);
         info->any_user = d.any_user;
         domains_.emplace_back(info->name, std::move(info));
     }
@@ -77,7 +71,7 @@ LocalRouter::LocalRouter(const config::Config& cfg)
 const LocalRouter::DomainInfo* LocalRouter::find(std::string_view domain) const {
     if (domain.empty()) return domains_.empty() ? nullptr : domains_.front().second.get();
     if (domain.front() == '[') return nullptr;  // address literals are never local
-    const std::string name = lower(domain);
+    const std::string name = ascii_lower(domain);
     for (const auto& [n, info] : domains_) {
         if (n == name) return info.get();
     }
@@ -104,10 +98,10 @@ std::vector<std::string> LocalRouter::expand(std::string_view local,
         // needed the quotes is unknown, even with a catch-all.
         const auto unquoted = unquote(local);
         if (!unquoted) return {};
-        lp = lower(*unquoted);
+        lp = ascii_lower(*unquoted);
         if (!config::is_safe_local_part(lp)) return {};
     } else {
-        lp = lower(local);
+        lp = ascii_lower(local);
     }
 
     // "user+tag" -> "user"; the full form is tried first so "a-b" stays a mailbox with delimiter
@@ -143,8 +137,8 @@ std::filesystem::path LocalRouter::maildir_for(std::string_view mailbox) const {
     if (at == std::string_view::npos) {
         throw std::invalid_argument("maildir_for: not a mailbox address: " + std::string(mailbox));
     }
-    const std::string local = lower(mailbox.substr(0, at));
-    const std::string domain = lower(mailbox.substr(at + 1));
+    const std::string local = ascii_lower(mailbox.substr(0, at));
+    const std::string domain = ascii_lower(mailbox.substr(at + 1));
     const bool domain_ok = !domain.empty() && domain.front() != '.' &&
                            domain.find_first_of("/\\") == std::string::npos &&
                            domain.find('\0') == std::string::npos;

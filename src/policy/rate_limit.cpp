@@ -1,6 +1,8 @@
 // rate_limit.cpp: fixed-window sending limits (see rate_limit.hpp).
 #include "policy/rate_limit.hpp"
 
+#include "common/ascii.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -11,13 +13,6 @@
 
 namespace sluice::policy {
 namespace {
-
-std::string lower(std::string_view s) {
-    std::string r(s);
-    for (auto& c : r)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    return r;
-}
 
 std::string format_window(std::chrono::milliseconds w) {
     const auto ms = w.count();
@@ -127,7 +122,7 @@ std::string RateLimiter::key(const Rule& r, std::string_view subject) {
     k += ' ';
     k += std::to_string(r.window.count());
     k += ' ';
-    k += lower(subject);
+    k += ascii_lower(subject);
     return k;
 }
 

@@ -1,6 +1,8 @@
 // connection.cpp: the per-connection coroutine (see connection.hpp).
 #include "server/connection.hpp"
 
+#include "common/ascii.hpp"
+
 #include <fmt/format.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -53,17 +55,6 @@ smtp::SessionLimits session_limits(const config::Limits& l, const config::Listen
 }
 
 std::int64_t wall_now_ms() { return wall_now_us() / 1000; }
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-        if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-        if (x != y) return false;
-    }
-    return true;
-}
 
 smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l, const std::string& ip,
                                std::uint16_t port) {
@@ -382,7 +373,7 @@ asio::awaitable<void> Connection::authenticate() {
         auth::Credentials wipe{{}, {}, std::move(job->password)};
         auth::wipe(wipe);
         // Acting for someone else (authzid) is not supported: only oneself.
-        if (!job->authzid.empty() && u && !iequals_ascii(job->authzid, u->name)) ok = false;
+        if (!job->authzid.empty() && u && !ascii_iequals(job->authzid, u->name)) ok = false;
         if (!ok) u.reset();
         return u;
     };

@@ -1,6 +1,8 @@
 // control_protocol.cpp: parsing and formatting of control-socket lines (see control_protocol.hpp).
 #include "server/control_protocol.hpp"
 
+#include "common/ascii.hpp"
+
 #include <array>
 #include <utility>
 
@@ -21,17 +23,6 @@ constexpr std::array<VerbInfo, 4> kVerbs{{
     {"RELEASE", Verb::release, true},
     {"DELETE", Verb::remove, true},
 }};
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 'a' + 'A');
-        if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 'a' + 'A');
-        if (x != y) return false;
-    }
-    return true;
-}
 
 ParseResult fail(std::string why) {
     return ParseResult{std::nullopt, std::move(why)};
@@ -54,7 +45,7 @@ ParseResult parse_request(std::string_view line) {
     if (verb.empty()) return fail("empty request");
     const VerbInfo* info = nullptr;
     for (const auto& v : kVerbs)
-        if (iequals(v.name, verb)) info = &v;
+        if (ascii_iequals(v.name, verb)) info = &v;
     if (!info) return fail("unknown command");
     if (sp != std::string_view::npos && arg.empty()) return fail("empty argument");
     if (arg.find(' ') != std::string_view::npos) return fail("too many arguments");

@@ -7,6 +7,8 @@
 // STANDARDS: RFC 5321 4.1.2, 4.1.3, 4.5.3.1.1-3; RFC 6531 3.3; RFC 3629 4.
 #include "smtp/address.hpp"
 
+#include "common/ascii.hpp"
+
 #include <cstddef>
 
 namespace sluice::smtp {
@@ -33,18 +35,6 @@ bool is_hex(unsigned char c) {
 bool is_atext(unsigned char c) {
     constexpr std::string_view specials = "!#$%&'*+-/=?^_`{|}~";
     return is_let_dig(c) || (c != 0 && specials.find(static_cast<char>(c)) != specials.npos);
-}
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        unsigned char x = static_cast<unsigned char>(a[i]);
-        unsigned char y = static_cast<unsigned char>(b[i]);
-        if (x >= 'A' && x <= 'Z') x = static_cast<unsigned char>(x + 32);
-        if (y >= 'A' && y <= 'Z') y = static_cast<unsigned char>(y + 32);
-        if (x != y) return false;
-    }
-    return true;
 }
 
 // Snum "." Snum "." Snum "." Snum, Snum = 1*3DIGIT with a value 0..255 (RFC 5321 4.1.3).
@@ -160,7 +150,7 @@ class Parser {
         bool ok;
         if (colon == std::string_view::npos) {
             ok = valid_ipv4(inner);
-        } else if (iequals_ascii(inner.substr(0, colon), "IPv6")) {
+        } else if (ascii_iequals(inner.substr(0, colon), "IPv6")) {
             ok = valid_ipv6(inner.substr(colon + 1));
         } else {
             ok = valid_general_literal(inner.substr(0, colon), inner.substr(colon + 1));
@@ -301,7 +291,7 @@ PathResult parse_path(std::string_view in, bool allow_null, bool allow_postmaste
 
     constexpr std::string_view postmaster = "<postmaster>";
     if (allow_postmaster && in.size() >= postmaster.size() &&
-        iequals_ascii(in.substr(0, postmaster.size()), postmaster)) {
+        ascii_iequals(in.substr(0, postmaster.size()), postmaster)) {
         PathResult r;
         r.path = Path{};
         r.path->mailbox.local = "postmaster";

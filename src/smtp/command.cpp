@@ -7,22 +7,12 @@
 // esmtp-value), RFC 3461 4 (xtext).
 #include "smtp/command.hpp"
 
+#include "common/ascii.hpp"
+
 #include <array>
 
 namespace sluice::smtp {
 namespace {
-
-bool iequals_ascii(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        unsigned char x = static_cast<unsigned char>(a[i]);
-        unsigned char y = static_cast<unsigned char>(b[i]);
-        if (x >= 'a' && x <= 'z') x = static_cast<unsigned char>(x - 32);
-        if (y >= 'a' && y <= 'z') y = static_cast<unsigned char>(y - 32);
-        if (x != y) return false;
-    }
-    return true;
-}
 
 struct VerbName {
     std::string_view name;
@@ -94,7 +84,7 @@ PathArgsResult syntax_error() {
 
 PathArgsResult parse_path_args(std::string_view args, std::string_view prefix, bool allow_null,
                                bool allow_postmaster) {
-    if (args.size() < prefix.size() || !iequals_ascii(args.substr(0, prefix.size()), prefix)) {
+    if (args.size() < prefix.size() || !ascii_iequals(args.substr(0, prefix.size()), prefix)) {
         return syntax_error();
     }
     args.remove_prefix(prefix.size());
@@ -156,7 +146,7 @@ Command parse_command(std::string_view line) {
     cmd.verb_text = line.substr(0, sp);
     if (sp != std::string_view::npos) cmd.args = line.substr(sp + 1);
     for (const VerbName& v : verb_names) {
-        if (iequals_ascii(v.name, cmd.verb_text)) {
+        if (ascii_iequals(v.name, cmd.verb_text)) {
             cmd.verb = v.verb;
             break;
         }

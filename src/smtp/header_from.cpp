@@ -1,6 +1,8 @@
 // header_from.cpp: see header_from.hpp.
 #include "smtp/header_from.hpp"
 
+#include "common/ascii.hpp"
+
 #include <algorithm>
 
 namespace sluice::smtp {
@@ -12,14 +14,6 @@ std::string_view trim(std::string_view s) {
     while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_wsp(s.back())) s.remove_suffix(1);
     return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
-               if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
-               return x == y;
-           });
 }
 
 // local@domain with no spaces, controls, brackets or further '@' in the domain.
@@ -52,7 +46,7 @@ std::optional<std::string> from_header_address(std::string_view message) {
         }
         const auto colon = line.find(':');
         continuing = colon != std::string_view::npos &&
-                     iequals(trim(line.substr(0, colon)), "From");
+                     ascii_iequals(trim(line.substr(0, colon)), "From");
         if (!continuing) continue;
         if (seen) return std::nullopt;  // RFC 5322 3.6: exactly one From:
         seen = true;

@@ -1,6 +1,8 @@
 // session.cpp: the SMTP server state machine (see session.hpp for the contract).
 #include "smtp/session.hpp"
 
+#include "common/ascii.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -14,17 +16,6 @@ namespace sluice::smtp {
 namespace {
 
 constexpr std::size_t kCompactThreshold = 64 * 1024;
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        char x = a[i], y = b[i];
-        if (x >= 'a' && x <= 'z') x = static_cast<char>(x - 32);
-        if (y >= 'a' && y <= 'z') y = static_cast<char>(y - 32);
-        if (x != y) return false;
-    }
-    return true;
-}
 
 std::optional<std::size_t> parse_count(std::string_view s) {
     if (s.empty() || s.size() > 19) return std::nullopt;
@@ -43,13 +34,6 @@ bool valid_helo(std::string_view s) {
         if (c <= 0x20 || c == 0x7f || c == '<' || c == '>' || c == ';' || c == '(' || c == ')')
             return false;
     return true;
-}
-
-std::string lower(std::string_view s) {
-    std::string r(s);
-    for (auto& c : r)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    return r;
 }
 
 }  // namespace
@@ -363,11 +347,11 @@ void Session::do_mail(std::string_view args) {
             }
         } else if (p.keyword == "BODY") {
             dup = std::exchange(seen_body, true);
-            if (p.value && iequals(*p.value, "7BIT"))
+            if (p.value && ascii_iequals(*p.value, "7BIT"))
                 env.body = BodyType::seven_bit;
-            else if (p.value && iequals(*p.value, "8BITMIME"))
+            else if (p.value && ascii_iequals(*p.value, "8BITMIME"))
                 env.body = BodyType::eight_bit_mime;
-            else if (p.value && iequals(*p.value, "BINARYMIME"))
+            else if (p.value && ascii_iequals(*p.value, "BINARYMIME"))
                 env.body = BodyType::binary_mime;
             else {
                 error_reply(501, "5.5.4", "Syntax error in BODY parameter");
@@ -382,9 +366,9 @@ void Session::do_mail(std::string_view args) {
             env.smtputf8 = true;
         } else if (p.keyword == "RET" && info_.dsn) {
             dup = std::exchange(seen_ret, true);
-            if (p.value && iequals(*p.value, "FULL"))
+            if (p.value && ascii_iequals(*p.value, "FULL"))
                 env.ret = DsnRet::full;
-            else if (p.value && iequals(*p.value, "HDRS"))
+            else if (p.value && ascii_iequals(*p.value, "HDRS"))
                 env.ret = DsnRet::hdrs;
             else {
                 error_reply(501, "5.5.4", "Syntax error in RET parameter");
@@ -468,13 +452,13 @@ void Session::do_rcpt(std::string_view args) {
             while (!v.empty()) {
                 auto comma = v.find(',');
                 std::string_view item = v.substr(0, comma);
-                if (iequals(item, "NEVER"))
+                if (ascii_iequals(item, "NEVER"))
                     notify |= notify_never;
-                else if (iequals(item, "SUCCESS"))
+                else if (ascii_iequals(item, "SUCCESS"))
                     notify |= notify_success;
-                else if (iequals(item, "FAILURE"))
+                else if (ascii_iequals(item, "FAILURE"))
                     notify |= notify_failure;
-                else if (iequals(item, "DELAY"))
+                else if (ascii_iequals(item, "DELAY"))
                     notify |= notify_delay;
                 else
                     notify = 0xff;
@@ -521,9 +505,9 @@ void Session::recipient_verdict(const Reply& r) {
         return;
     }
     std::string addr = pending_rcpt_.path.mailbox.str();
-    if (pending_rcpt_.path.mailbox.domain.empty()) addr = lower(addr);  // bare "postmaster"
+    if (pending_rcpt_.path.mailbox.domain.empty()) addr = ascii_lower(addr);  // bare "postmaster"
     bool dup = std::any_of(env_.recipients.begin(), env_.recipients.end(),
-                           [&](const EnvelopeRecipient& e) { return iequals(e.address, addr); });
+                           [&](const EnvelopeRecipient& e) { return ascii_iequals(e.address, addr); });
     if (!dup) {
         env_.recipients.push_back(EnvelopeRecipient{std::move(addr), pending_orcpt_,
                                                     pending_notify_});
@@ -629,7 +613,7 @@ void Session::do_bdat(std::string_view args) {
     auto size = parse_count(size_text);
     bool last = false;
     if (!rest.empty()) {
-        if (!iequals(rest, "LAST")) size.reset();
+        if (!ascii_iequals(rest, "LAST")) size.reset();
         last = true;
     }
     if (!size) {
