@@ -157,6 +157,11 @@ struct RelayHost {
     std::uint16_t port = 25;
     TlsPolicy tls = TlsPolicy::opportunistic;
     bool tls_verify = false;  // verify the peer certificate against the system CAs and the name
+    // AUTH (PLAIN, else LOGIN) with these credentials when user is set; never over a connection
+    // without TLS unless auth_plaintext. SECURITY: the password is never logged.
+    std::string user;
+    std::string password;
+    bool auth_plaintext = false;
 };
 
 struct Route {

@@ -522,11 +522,43 @@ RelayHost Loader::relay_host(const toml::table& t, const std::string& prefix,
 
 void Loader::load_relay(const toml::table& t, Relay& out) const {
     const std::string p = "relay";
+    // Credentials for AUTH to a smarthost or route: user and password together, no control
+    // characters (they go into an AUTH line).
+    auto auth = [&](const toml::table& tt, const std::string& prefix, const char* user_key,
+                    const char* password_key, const char* plaintext_key, RelayHost& h) {
+        const auto user = string(tt, prefix, user_key);
+        const auto password = string(tt, prefix, password_key);
+        for (const char* key : {user_key, password_key}) {
+            const auto& value = key == user_key ? user : password;
+            if (!value) continue;
+            if (value->empty()) fail(join(prefix, key), *tt.get(key), "must not be empty");
+            for (const char c : *value) {
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+                    fail(join(prefix, key), *tt.get(key), "must not contain control characters");
+            }
+        }
+        if (user && !password)
+            fail(join(prefix, user_key), *tt.get(user_key),
+                 std::string("needs ") + join(prefix, password_key));
+        if (password && !user)
+            fail(join(prefix, password_key), *tt.get(password_key),
+                 std::string("needs ") + join(prefix, user_key));
+        if (const auto b = boolean(tt, prefix, plaintext_key)) {
+            if (!user)
+                fail(join(prefix, plaintext_key), *tt.get(plaintext_key),
+                     std::string("needs ") + join(prefix, user_key));
+            h.auth_plaintext = *b;
+        }
+        if (user) {
+            h.user = *user;
+            h.password = *password;
+        }
+    };
     check_keys(t, p,
-               {"port", "smarthost", "smarthost_tls", "smarthost_tls_verify", "tls", "tls_verify",
+               {"port", "smarthost", "smarthost_tls", "smarthost_tls_verify", "smarthost_user",
+                "smarthost_password", "smarthost_auth_plaintext", "tls", "tls_verify",
                 "connect_timeout", "command_timeout", "data_timeout", "concurrency",
-                "concurrency_per_destination", "messages_per_connection", "idle_timeout",
-                "route"});
+                "concurrency_per_destination", "messages_per_connection", "idle_timeout", "route"});
     if (const auto v = integer(t, p, "port", 1, 65535)) out.port = static_cast<std::uint16_t>(*v);
     out.tls = tls_policy(t, p, "tls", TlsPolicy::opportunistic);
     if (const auto b = boolean(t, p, "tls_verify")) out.tls_verify = *b;
@@ -534,9 +566,11 @@ void Loader::load_relay(const toml::table& t, Relay& out) const {
         RelayHost h = relay_host(t, p, "smarthost", true);
         h.tls = tls_policy(t, p, "smarthost_tls", TlsPolicy::opportunistic);
         if (const auto b = boolean(t, p, "smarthost_tls_verify")) h.tls_verify = *b;
+        auth(t, p, "smarthost_user", "smarthost_password", "smarthost_auth_plaintext", h);
         out.smarthost = h;
     } else {
-        for (const char* k : {"smarthost_tls", "smarthost_tls_verify"}) {
+        for (const char* k : {"smarthost_tls", "smarthost_tls_verify", "smarthost_user",
+                              "smarthost_password", "smarthost_auth_plaintext"}) {
             if (const toml::node* n = t.get(k)) fail(join(p, k), *n, "needs relay.smarthost");
         }
     }
@@ -558,7 +592,9 @@ void Loader::load_relay(const toml::table& t, Relay& out) const {
         for (const toml::node& e : *rn->as_array()) {
             const std::string prefix = "relay.route[" + std::to_string(i++) + "]";
             const toml::table& rt = *e.as_table();
-            check_keys(rt, prefix, {"domain", "host", "tls", "tls_verify"});
+            check_keys(
+                rt, prefix,
+                {"domain", "host", "tls", "tls_verify", "user", "password", "auth_plaintext"});
             Route r;
             const auto d = string(rt, prefix, "domain");
             if (!d) fail(prefix + ".domain", e, "required key is missing");
@@ -574,6 +610,7 @@ void Loader::load_relay(const toml::table& t, Relay& out) const {
             r.to = relay_host(rt, prefix, "host", true);
             r.to.tls = tls_policy(rt, prefix, "tls", TlsPolicy::opportunistic);
             if (const auto b = boolean(rt, prefix, "tls_verify")) r.to.tls_verify = *b;
+            auth(rt, prefix, "user", "password", "auth_plaintext", r.to);
             out.routes.push_back(std::move(r));
         }
     }

@@ -8,6 +8,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "auth/sasl.hpp"
 #include "delivery/smtp_client_data.hpp"
 
 // GCC 12 reports a false -Wmismatched-new-delete on some coroutine frames (GCC PR 109224).
@@ -144,6 +145,51 @@ asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::hello() {
 asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::open(std::string ip, std::uint16_t port,
                                                                  std::string host,
                                                                  const ClientOptions& opts) {
+    auto err = co_await open_session(std::move(ip), port, std::move(host), opts);
+    if (err || opts_.user.empty()) co_return err;
+    auto auth_err = co_await authenticate();
+    co_return auth_err;
+}
+
+asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::authenticate() {
+    const std::string peer = fmt::format("{}[{}]", host_, ip_);
+    if (!tls_ && !opts_.auth_plaintext)
+        co_return smtp::Reply{451, "4.7.0",
+                              fmt::format("refusing to send credentials to {} without TLS", peer)};
+    if (!ext_.auth_plain && !ext_.auth_login)
+        co_return smtp::Reply{451, "4.7.0",
+                              fmt::format("{} does not offer AUTH PLAIN or LOGIN", peer)};
+    ServerReply r;
+    if (ext_.auth_plain) {
+        std::string cred;
+        cred.push_back('\0');
+        cred += opts_.user;
+        cred.push_back('\0');
+        cred += opts_.password;
+        std::string line = "AUTH PLAIN " + auth::base64_encode(cred) + "\r\n";
+        r = co_await command(line);
+        std::fill(cred.begin(), cred.end(), '\0');
+        std::fill(line.begin(), line.end(), '\0');
+    } else {
+        r = co_await command("AUTH LOGIN\r\n");
+        if (r.code == 334) r = co_await command(auth::base64_encode(opts_.user) + "\r\n");
+        if (r.code == 334) {
+            std::string line = auth::base64_encode(opts_.password) + "\r\n";
+            r = co_await command(line);
+            std::fill(line.begin(), line.end(), '\0');
+        }
+    }
+    if (r.code == 235) co_return std::nullopt;
+    const smtp::Reply remote = r.to_reply();
+    if (!usable()) co_return remote;
+    // A refused login is temporary here: the mail waits for the configuration to be fixed.
+    co_return smtp::Reply{454, "4.7.0",
+                          fmt::format("authentication as {} to {} failed: {} {} {}", opts_.user,
+                                      peer, remote.code, remote.enhanced, remote.text)};
+}
+
+asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::open_session(
+    std::string ip, std::uint16_t port, std::string host, const ClientOptions& opts) {
     opts_ = opts;
     host_ = std::move(host);
     ip_ = std::move(ip);

@@ -14,7 +14,7 @@
 // verified only when the route asks for it (opportunistic TLS protects against passive snooping).
 // STANDARDS: RFC 5321 (3.3, 4.1, 4.5.3.2 timeouts, 4.5.2 transparency); RFC 2920 PIPELINING;
 // RFC 3207 STARTTLS; RFC 1870 SIZE; RFC 6152 8BITMIME; RFC 3030 CHUNKING/BINARYMIME; RFC 6531
-// SMTPUTF8; RFC 3461 DSN.
+// SMTPUTF8; RFC 3461 DSN; RFC 4954 AUTH (RFC 4616 PLAIN; LOGIN).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -44,6 +44,11 @@ struct ClientOptions {
     std::chrono::milliseconds data_timeout = std::chrono::minutes(5);
     config::TlsPolicy tls = config::TlsPolicy::opportunistic;
     bool tls_verify = false;
+    // AUTH (PLAIN, else LOGIN) after STARTTLS when user is set; refused without TLS unless
+    // auth_plaintext. Any failure is temporary (a misconfiguration must not bounce mail).
+    std::string user;
+    std::string password;  // SECURITY: never logged
+    bool auth_plaintext = false;
 };
 
 class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
@@ -79,6 +84,11 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
     boost::asio::awaitable<bool> write(std::string_view data, std::chrono::milliseconds timeout);
     boost::asio::awaitable<ServerReply> command(std::string_view line);
     boost::asio::awaitable<std::optional<smtp::Reply>> hello();
+    boost::asio::awaitable<std::optional<smtp::Reply>> open_session(std::string ip,
+                                                                    std::uint16_t port,
+                                                                    std::string host,
+                                                                    const ClientOptions& opts);
+    boost::asio::awaitable<std::optional<smtp::Reply>> authenticate();
     // Why this message cannot go to this peer (8BITMIME, SMTPUTF8, SIZE...), if it cannot.
     std::optional<smtp::Reply> refusal(const Envelope& env, std::string_view message,
                                        bool eight_bit) const;

@@ -126,6 +126,11 @@ Extensions parse_ehlo(const ServerReply& r) {
             e.enhancedstatuscodes = true;
         else if (kw == "SIZE")
             e.has_size = true;
+        if (kw == "AUTH" && sp != std::string::npos) {
+            const std::string mechs = " " + l.substr(sp + 1) + " ";
+            e.auth_plain |= mechs.find(" PLAIN ") != std::string::npos;
+            e.auth_login |= mechs.find(" LOGIN ") != std::string::npos;
+        }
         if (kw == "SIZE" && sp != std::string::npos) {
             std::uint64_t v = 0;
             bool digits = true;

@@ -59,6 +59,8 @@ struct Extensions {
     bool chunking = false;
     bool binarymime = false;
     bool enhancedstatuscodes = false;
+    bool auth_plain = false;  // AUTH PLAIN offered
+    bool auth_login = false;  // AUTH LOGIN offered
     bool has_size = false;   // SIZE announced
     std::uint64_t size = 0;  // SIZE limit; 0 = none given
 };

@@ -174,6 +174,9 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
         port = d.host->port;
         co.tls = d.host->tls;
         co.tls_verify = d.host->tls_verify;
+        co.user = d.host->user;
+        co.password = d.host->password;
+        co.auth_plaintext = d.host->auth_plaintext;
     } else {
         auto mx = co_await resolver_.mx(domain);
         log::debug("dns_mx", {{"domain", domain},

@@ -670,6 +670,44 @@ TEST(ConfigRelay, Errors) {
     expect_error("[queue]\ndelay_warning = \"soon\"\n", "queue.delay_warning", 2);
 }
 
+TEST(ConfigRelay, AuthCredentials) {
+    const Config d = load_string("[relay]\nsmarthost = \"relay.example:587\"\n");
+    EXPECT_TRUE(d.relay.smarthost->user.empty());
+    EXPECT_FALSE(d.relay.smarthost->auth_plaintext);
+    const Config c = load_string(R"(
+[relay]
+smarthost = "relay.example:587"
+smarthost_user = "Sluice@Example.org"
+smarthost_password = "s3cret pw"
+[[relay.route]]
+domain = "partner.example"
+host = "10.0.0.2:2525"
+user = "u"
+password = "p"
+auth_plaintext = true
+)");
+    EXPECT_EQ(c.relay.smarthost->user, "Sluice@Example.org");
+    EXPECT_EQ(c.relay.smarthost->password, "s3cret pw");
+    EXPECT_FALSE(c.relay.smarthost->auth_plaintext);
+    EXPECT_EQ(c.relay.routes[0].to.user, "u");
+    EXPECT_EQ(c.relay.routes[0].to.password, "p");
+    EXPECT_TRUE(c.relay.routes[0].to.auth_plaintext);
+
+    const std::string sh = "[relay]\nsmarthost = \"h\"\n";
+    expect_error(sh + "smarthost_user = \"u\"\n", "relay.smarthost_user", 3);
+    expect_error(sh + "smarthost_password = \"p\"\n", "relay.smarthost_password", 3);
+    expect_error(sh + "smarthost_user = \"\"\nsmarthost_password = \"p\"\n", "relay.smarthost_user",
+                 3);
+    expect_error(sh + "smarthost_user = \"u\"\nsmarthost_password = \"a\\r\\nQUIT\"\n",
+                 "relay.smarthost_password", 4);
+    expect_error(sh + "smarthost_auth_plaintext = true\n", "relay.smarthost_auth_plaintext", 3);
+    expect_error("[relay]\nsmarthost_user = \"u\"\n", "relay.smarthost_user", 2);
+    expect_error("[[relay.route]]\ndomain = \"a.example\"\nhost = \"x\"\nuser = \"u\"\n",
+                 "relay.route[0].user", 4);
+    expect_error("[[relay.route]]\ndomain = \"a.example\"\nhost = \"x\"\nsmarthost_user = \"u\"\n",
+                 "relay.route[0].smarthost_user", 4);
+}
+
 // TLS, AUTH, listener roles and sending limits (issue "Secure").
 namespace {
 

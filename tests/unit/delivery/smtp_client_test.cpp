@@ -25,6 +25,21 @@ TEST(ReplyParser, SingleAndMultiLine) {
     EXPECT_FALSE(e.starttls);
 }
 
+TEST(ReplyParser, EhloAuthMechanisms) {
+    auto ehlo = [](std::string_view text) {
+        ReplyParser p;
+        p.feed(text);
+        return parse_ehlo(*p.next());
+    };
+    auto both = ehlo("250-mx\r\n250-auth cram-md5 login plain\r\n250 8BITMIME\r\n");
+    EXPECT_TRUE(both.auth_plain && both.auth_login);
+    auto login = ehlo("250-mx\r\n250 AUTH LOGIN XOAUTH2\r\n");
+    EXPECT_TRUE(login.auth_login);
+    EXPECT_FALSE(login.auth_plain);
+    auto none = ehlo("250-mx\r\n250-AUTH PLAINX\r\n250 AUTH=PLAIN\r\n");
+    EXPECT_FALSE(none.auth_plain || none.auth_login);
+}
+
 TEST(ReplyParser, EnhancedCodeAndText) {
     ReplyParser p;
     p.feed("550-5.1.1 no such\r\n550 5.1.1 user\r\n");
