@@ -132,7 +132,7 @@ asio::awaitable<ServerReply> SmtpConnection::command(std::string_view line) {
 
 asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::hello() {
     auto r = co_await command(fmt::format("EHLO {}\r\n", opts_.helo));
-    if (r.code >= 500 && r.code != 421 && usable()) {
+    if (r.code >= 500 && usable()) {  // 5xx to EHLO: an old server; try HELO
         r = co_await command(fmt::format("HELO {}\r\n", opts_.helo));
         ext_ = Extensions{};
     } else {
@@ -279,7 +279,7 @@ std::optional<smtp::Reply> SmtpConnection::refusal(const Envelope& env, std::str
 asio::awaitable<std::vector<smtp::Reply>> SmtpConnection::send(const Envelope& env,
                                                                std::string_view message) {
     const std::size_t n = env.recipients.size();
-    auto all = [n](smtp::Reply r) { return std::vector<smtp::Reply>(n, r); };
+    auto all = [n](const smtp::Reply& r) { return std::vector<smtp::Reply>(n, r); };
     ++transactions_;
     const bool eight_bit = env.body != BodyType::seven_bit && needs_8bit(message);
     const std::string peer = fmt::format("{}[{}]", host_, ip_);
@@ -291,8 +291,8 @@ asio::awaitable<std::vector<smtp::Reply>> SmtpConnection::send(const Envelope& e
     const bool bdat = env.body == BodyType::binary_mime;
     std::vector<std::string> cmds;
     cmds.push_back(mail_command(env, message.size(), eight_bit, ext_));
-    for (const auto& r : env.recipients) cmds.push_back(rcpt_command(r, ext_));
-    if (!bdat) cmds.push_back("DATA\r\n");
+    for (const auto& r : env.recipients) cmds.emplace_back(rcpt_command(r, ext_));
+    if (!bdat) cmds.emplace_back("DATA\r\n");
 
     std::vector<ServerReply> replies;
     if (ext_.pipelining) {

@@ -142,7 +142,7 @@ void SmtpCourier::put_idle(const std::string& key, std::shared_ptr<SmtpConnectio
 
 void SmtpCourier::deliver(RemoteJob job, std::function<void(RemoteResult)> done) {
     asio::co_spawn(asio::make_strand(io_), run(std::move(job)),
-                   [done = std::move(done)](std::exception_ptr e, RemoteResult r) {
+                   [done = std::move(done)](const std::exception_ptr& e, RemoteResult r) {
                        if (e) {
                            // Never leave the queue waiting: an unexpected error is temporary.
                            try {

@@ -187,7 +187,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
                           }));
     }
 
-    void start(std::string name, int type, Handler h) {
+    void start(const std::string& name, int type, Handler h) {
         auto p = std::make_shared<Pending>(strand);
         p->handler = std::move(h);
         pending.emplace(p.get(), p);
@@ -221,7 +221,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
             Handler h = std::make_unique<HandlerImpl<std::decay_t<H>>>(std::forward<H>(handler));
             asio::dispatch(self->strand,
                            [self = self, name = std::move(name), type, h = std::move(h)]() mutable {
-                               self->start(std::move(name), type, std::move(h));
+                               self->start(name, type, std::move(h));
                            });
         }
     };
