@@ -12,6 +12,8 @@ pkgs=(
   swaks openssl
   libsodium-dev libsqlite3-dev   # argon2id password hashes; SQLite user store
   strace   # tests/integration/test_crash_consistency.py: fsync order before the 250
+  postfix  # smtp-sink/smtp-source: relay test peer and the benchmark's side-by-side contender
+  libbenchmark-dev  # bench/microbench
 )
 missing=()
 for p in "${pkgs[@]}"; do
