@@ -502,8 +502,10 @@ void QueueManager::remote_done(std::shared_ptr<Item> item, delivery::RemoteResul
         item->remote_results.push_back(std::move(r));
         if (--item->remote_pending != 0) return;
         completed_.push_back(std::move(item));
+        // Notified under mu_: `done` may run on any thread, and once stop() has taken mu_ after
+        // us, the queue may be destroyed; a notify after unlocking raced with ~condition_variable.
+        cv_.notify_one();
     }
-    cv_.notify_one();
 }
 
 void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg) {

@@ -1,12 +1,13 @@
-"""Abuse resistance: slowloris, command floods and connection floods must not stop normal clients
-from being served, and must not make the server's memory grow without bound. Every test here is
-bounded to a few seconds (loopback only)."""
+"""Abuse resistance: slowloris, command floods, connection floods and AUTH brute force must not
+stop normal clients from being served, and must not make the server's memory grow without bound.
+Every test here is bounded to a few seconds (loopback only)."""
 import smtplib
 import socket
 import threading
 import time
 
-from conftest import BASE_CONFIG
+from conftest import BASE_CONFIG, free_port
+from secure_env import PASSWORD, b64, client_context, secure_config
 
 
 def rss_kb(pid):
@@ -147,3 +148,79 @@ def test_http_post_with_body_disconnects_at_once(sluice):
     assert c.closed(timeout=5)
     assert time.monotonic() - start < 1.0
     assert c.buf == b""
+
+
+BRUTE_LOCKOUT = ('lockout_failures = 5\nlockout_window = "1m"\nlockout_duration = "1m"\n'
+                 'failure_delay = "50ms"\nmax_failure_delay = "200ms"\n')
+
+
+def test_auth_brute_force_locks_out_the_attacker_only(make_sluice):
+    """Several connections from 127.0.0.1 hammer AUTH with wrong passwords until the address is
+    locked out (and keep hammering); a client from 127.0.0.2 is still served promptly, and its
+    correct login works, while the right password from the attacker's address is refused."""
+    sub = free_port()
+    s = make_sluice(config=secure_config(sub_port=sub, auth_extra=BRUTE_LOCKOUT)).start()
+    victim = ("127.0.0.2", 0)
+    wrong = "AUTH PLAIN " + b64("\0alice@example.org\0guess")
+    stop = threading.Event()
+    codes, errors = [], []
+
+    def submission(source=None):
+        c = smtplib.SMTP(s.host, sub, timeout=20, source_address=source)
+        c.ehlo("client.test")
+        c.starttls(context=client_context())
+        c.ehlo("client.test")
+        return c
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                c = submission()
+                try:
+                    while not stop.is_set():
+                        code = c.docmd(wrong)[0]
+                        codes.append(code)
+                        if code != 535:
+                            break  # 454 (locked out) or the 421 that ends the session
+                finally:
+                    c.close()
+            except (smtplib.SMTPException, OSError) as e:
+                # A 421 after the locking 535 closes the session mid-dialogue: expected.
+                errors.append(e)
+
+    threads = [threading.Thread(target=hammer, daemon=True) for _ in range(4)]
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 15
+        while 454 not in codes and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert 454 in codes, codes  # the attacker's address is locked out
+        # The attack goes on; a normal client from another address is served at once.
+        for _ in range(3):
+            assert timed_send(s, source=victim) < 2.0
+        start = time.monotonic()
+        c = submission(victim)
+        c.login("alice@example.org", PASSWORD)
+        c.sendmail("alice@example.org", ["bob@example.org"], b"Subject: ok\r\n\r\nstill in\r\n")
+        c.quit()
+        assert time.monotonic() - start < 2.0
+        # The attacker's address stays locked, even with the right password.
+        c = submission()
+        code, text = c.docmd("AUTH PLAIN " + b64("\0alice@example.org\0" + PASSWORD))
+        assert code == 454 and text.startswith(b"4.7.0"), (code, text)
+        c.close()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(10)
+    assert set(codes) <= {535, 454, 421}, set(codes)
+    assert codes.count(535) >= 4  # failures before (and racing) the lockout
+    assert len(s.wait_for_messages("alice", 3)) == 3
+    assert len(s.wait_for_messages("bob", 1)) == 1
+    assert any("auth_locked" in l for l in s.log_lines())
+    # Passwords actually checked for the attacker: the lockout threshold, plus at most the guesses
+    # already in flight on the other connections when it struck.
+    guesses = [l for l in s.log_lines()
+               if "event=auth " in l and "ip=127.0.0.1 " in l and "ok=false" in l]
+    assert 5 <= len(guesses) <= 5 + len(threads), guesses

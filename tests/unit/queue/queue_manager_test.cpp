@@ -26,7 +26,7 @@ class FakeCourier : public delivery::RemoteCourier {
   public:
     std::deque<smtp::Reply> replies;
     std::mutex mu;
-    int jobs = 0;
+    std::atomic<int> jobs{0};  // atomic: bumped by queue workers, polled by the test thread (TSan)
     std::vector<std::string> domains;
 
     void deliver(delivery::RemoteJob job,
@@ -42,8 +42,19 @@ class FakeCourier : public delivery::RemoteCourier {
         delivery::RemoteResult res;
         res.mx = "mx." + job.domain;
         for (auto i : job.rcpts) res.rcpts.push_back({i, r, false});
-        std::thread([done, res] { done(res); }).detach();
+        std::lock_guard lock(mu);
+        threads.emplace_back([done, res] { done(res); });
     }
+    // Joined before the queue is destroyed: a detached thread could call `done` on a dead queue.
+    void join() {
+        std::vector<std::thread> ts;
+        {
+            std::lock_guard lock(mu);
+            ts.swap(threads);
+        }
+        for (auto& t : ts) t.join();
+    }
+    std::vector<std::thread> threads;
 };
 
 struct Fixture : ::testing::Test {
@@ -73,6 +84,7 @@ struct Fixture : ::testing::Test {
     }
     void TearDown() override {
         qm->stop();
+        courier.join();  // no new jobs after stop(); outstanding replies reach a live queue
         fs::remove_all(dir);
     }
 
@@ -115,7 +127,7 @@ TEST_F(Fixture, LocalAndRemoteSplitThenDone) {
     submit("bob@example.org", {"alice@example.org", "x@a.test", "y@b.test", "z@a.test"});
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
     EXPECT_EQ(mails("alice"), 1u);
-    EXPECT_EQ(courier.jobs, 2);   // one per domain
+    EXPECT_EQ(courier.jobs.load(), 2);   // one per domain
     EXPECT_EQ(mails("bob"), 0u);  // no DSN without NOTIFY=SUCCESS
 }
 
@@ -123,7 +135,7 @@ TEST_F(Fixture, TemporaryThenSuccess) {
     courier.replies = {{451, "4.3.0", "later"}, {250, "2.0.0", "ok"}};
     submit("bob@example.org", {"x@a.test"});
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
-    EXPECT_EQ(courier.jobs, 2);
+    EXPECT_EQ(courier.jobs.load(), 2);
     EXPECT_EQ(mails("bob"), 0u);
 }
 
@@ -154,7 +166,7 @@ TEST_F(Fixture, HoldStopsRetriesReleaseDelivers) {
     std::this_thread::sleep_for(300ms);  // several retry periods: the attempt in flight may end
     const int jobs = courier.jobs;
     std::this_thread::sleep_for(300ms);
-    EXPECT_EQ(courier.jobs, jobs);  // no more attempts while held
+    EXPECT_EQ(courier.jobs.load(), jobs);  // no more attempts while held
     EXPECT_FALSE(qm->flush(id).ok);  // held: flush refuses, release is the way
     EXPECT_TRUE(qm->hold(id).ok);  // holding again is harmless
     {
@@ -164,7 +176,7 @@ TEST_F(Fixture, HoldStopsRetriesReleaseDelivers) {
     r = qm->release(id);
     ASSERT_TRUE(r.ok) << r.message;
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
-    EXPECT_GT(courier.jobs, jobs);
+    EXPECT_GT(courier.jobs.load(), jobs);
     EXPECT_FALSE(qm->release(id).ok);  // gone
 }
 
@@ -178,7 +190,7 @@ TEST_F(Fixture, DeleteRemovesWithoutDeliveryOrDsn) {
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
     const int jobs = courier.jobs;
     std::this_thread::sleep_for(300ms);
-    EXPECT_EQ(courier.jobs, jobs);  // an attempt in flight never reschedules a deleted message
+    EXPECT_EQ(courier.jobs.load(), jobs);  // an attempt in flight never reschedules it
     EXPECT_TRUE(spool->list_ids().empty());
     EXPECT_EQ(mails("bob"), 0u);  // no DSN for an operator delete
     EXPECT_EQ(qm->stats().queued, 0u);
