@@ -311,6 +311,7 @@ struct Spool::Impl {
     std::vector<std::uint32_t> free_slots;
     std::uint32_t next_slot = 0;
     bool indexed = false;
+    std::mutex index_once_mu;  // serialises ensure_indexed (taken before idx_mu, never after)
 
     ~Impl() { shutdown(); }
 
@@ -531,11 +532,15 @@ struct Spool::Impl {
             entries.push_back(make_entry(std::move(*m)));
         }
         {
+            // Once commits run, the in-memory index is the truth: a slot being written right now
+            // may read as free on disk, so a later read-only scan must not replace the index.
             std::lock_guard lk(idx_mu);
-            slot_of = std::move(found);
-            free_slots = std::move(free_list);
-            next_slot = any ? highest + 1 : 0;
-            indexed = true;
+            if (repair || !indexed) {
+                slot_of = std::move(found);
+                free_slots = std::move(free_list);
+                next_slot = any ? highest + 1 : 0;
+                indexed = true;
+            }
         }
         if (repair) {
             for (const std::string& name : list_dir(status_prefix)) {
@@ -548,7 +553,10 @@ struct Spool::Impl {
         return entries;
     }
 
+    // The first caller reads the spool; concurrent first callers wait for that scan rather than
+    // scanning again while the first one's commits are already writing slots.
     void ensure_indexed() {
+        std::lock_guard scan_lk(index_once_mu);
         {
             std::lock_guard lk(idx_mu);
             if (indexed) return;

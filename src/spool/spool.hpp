@@ -77,6 +77,7 @@ class Spool {
     std::vector<QueueEntry> recover();
 
     // Reads the spool without changing anything on disk (for the CLI, beside a running server).
+    // Once this Spool has an index (after recover() or a first commit), the index stays as is.
     std::vector<QueueEntry> scan();
 
     // Blocking reads (delivery threads, CLI). nullopt if absent or corrupt.

@@ -12,11 +12,13 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <latch>
 #include <map>
 #include <mutex>
 #include <set>
@@ -490,8 +492,12 @@ TEST(SpoolConcurrent, TwoHundredCommitsFromSeveralThreads) {
     {
         Spool s({t.path(), 8, fs});
         std::vector<std::thread> threads;
+        // All threads make their first commit at once: the first commit of a fresh Spool reads the
+        // directory, and concurrent first commits must not each rebuild the slot index.
+        std::latch start(kThreads);
         for (int th = 0; th < kThreads; ++th) {
             threads.emplace_back([&, th] {
+                start.arrive_and_wait();
                 for (int i = 0; i < kPerThread; ++i) {
                     auto m = make_message(1 + (i % 3), 100 + th * 100 + i);
                     {
@@ -500,7 +506,10 @@ TEST(SpoolConcurrent, TwoHundredCommitsFromSeveralThreads) {
                     }
                     std::string id = m->envelope.queue_id;
                     s.commit(m, [&, id](CommitResult r) {
-                        if (r.ok) ++ok;
+                        if (r.ok)
+                            ++ok;
+                        else
+                            ADD_FAILURE() << id << ": " << r.error;
                         std::lock_guard lk(mu);
                         ++calls[id];
                     });
@@ -527,6 +536,66 @@ TEST(SpoolConcurrent, TwoHundredCommitsFromSeveralThreads) {
         EXPECT_EQ(d->message, m->message);
     }
     EXPECT_EQ(s2.recover().size(), sent.size());
+}
+
+// Holds the second new-slot creation until released, so a test can act while a commit is in flight.
+class BlockingFileOps : public PosixFileOps {
+  public:
+    int write_file(const std::string& path, std::string_view data, bool sync) override {
+        {
+            std::unique_lock lk(mu_);
+            if (++writes_ == 2) {
+                blocked_ = true;
+                cv_.notify_all();
+                cv_.wait(lk, [&] { return released_; });
+            }
+        }
+        return PosixFileOps::write_file(path, data, sync);
+    }
+    void wait_blocked() {
+        std::unique_lock lk(mu_);
+        cv_.wait(lk, [&] { return blocked_; });
+    }
+    void release() {
+        std::lock_guard lk(mu_);
+        released_ = true;
+        cv_.notify_all();
+    }
+
+  private:
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int writes_ = 0;
+    bool blocked_ = false, released_ = false;
+};
+
+// A read-only scan (as `sluice queue list` does) while a commit is writing a new slot must not
+// rebuild the live index: the slot in flight is not on disk yet and would be handed out twice.
+TEST(SpoolConcurrent, ScanDuringCommitKeepsTheLiveIndex) {
+    TempDir t;
+    auto fs = std::make_shared<BlockingFileOps>();
+    Spool s({t.path(), 2, fs});
+    auto m1 = make_message(), m2 = make_message(), m3 = make_message();
+    ASSERT_TRUE(commit_sync(s, m1).ok);
+    std::promise<CommitResult> p2;
+    auto f2 = p2.get_future();
+    s.commit(m2, [&p2](CommitResult r) { p2.set_value(std::move(r)); });
+    fs->wait_blocked();
+    EXPECT_EQ(s.scan().size(), 1u);
+    std::promise<CommitResult> p3;
+    auto f3 = p3.get_future();
+    s.commit(m3, [&p3](CommitResult r) { p3.set_value(std::move(r)); });
+    const CommitResult r3 = f3.get();  // does not wait for m2: the second worker takes it
+    fs->release();
+    const CommitResult r2 = f2.get();
+    EXPECT_TRUE(r2.ok) << r2.error;
+    EXPECT_TRUE(r3.ok) << r3.error;
+    for (const auto& m : {m1, m2, m3}) {
+        auto d = s.load_message(m->envelope.queue_id);
+        ASSERT_TRUE(d) << m->envelope.queue_id;
+        EXPECT_EQ(d->message, m->message);
+    }
+    EXPECT_EQ(committed_ids(t.path()).size(), 3u);
 }
 
 TEST(SpoolConcurrent, DestructorFinishesQueuedCommits) {
