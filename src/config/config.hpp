@@ -99,6 +99,7 @@ struct Limits {
     std::size_t errors = 10;             // protocol errors before 421 and disconnect
     std::size_t received_headers = 50;   // more than this: 554 5.4.6 (mail loop)
     std::size_t min_data_rate = 1024;    // bytes/s while receiving a message; 0 = off
+    Duration min_data_rate_grace = std::chrono::seconds(10);  // before the rate is judged
     std::size_t transactions = 1000;     // messages per connection
 };
 

@@ -342,10 +342,10 @@ std::optional<DenyAction> Loader::deny_action(const toml::table& t,
 
 void Loader::load_limits(const toml::table& t, Limits& out) const {
     const std::string p = "limits";
-    check_keys(
-        t, p,
-        {"message_size", "recipients", "command_line", "text_line", "connections",
-         "connections_per_ip", "errors", "received_headers", "min_data_rate", "transactions"});
+    check_keys(t, p,
+               {"message_size", "recipients", "command_line", "text_line", "connections",
+                "connections_per_ip", "errors", "received_headers", "min_data_rate",
+                "min_data_rate_grace", "transactions"});
     if (const auto size = message_size(t, p)) out.message_size = *size;
     const auto set = [&](std::string_view name, std::size_t& field, std::int64_t min) {
         if (const auto v = integer(t, p, name, min, kInt64Max)) {
@@ -360,6 +360,7 @@ void Loader::load_limits(const toml::table& t, Limits& out) const {
     set("errors", out.errors, 1);
     set("received_headers", out.received_headers, 1);
     set("min_data_rate", out.min_data_rate, 0);
+    if (const auto d = duration(t, p, "min_data_rate_grace")) out.min_data_rate_grace = *d;
     set("transactions", out.transactions, 1);
 }
 

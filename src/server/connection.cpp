@@ -31,8 +31,6 @@ constexpr auto as_tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 namespace {
 
 constexpr std::size_t kReadBuffer = 16 * 1024;
-// The data rate is judged only after this long, so a short message on a slow link is not cut off.
-constexpr auto kDataRateGrace = std::chrono::seconds(10);
 // Time allowed to deliver a final 421 to a client after a timeout.
 constexpr auto kFinalWriteTimeout = std::chrono::seconds(10);
 
@@ -257,10 +255,14 @@ asio::awaitable<void> Connection::serve() {
                     close_reason_ = ec == asio::error::eof ? "eof" : "read_error";
                     co_return;
                 }
+                // The rate is judged only after limits.min_data_rate_grace, so a short message on
+                // a slow link is not cut off.
                 if (in_message_ && ctx_.cfg.limits.min_data_rate > 0) {
                     message_bytes_ += n;
                     auto elapsed = clock::now() - message_started_;
-                    if (elapsed >= kDataRateGrace) {
+                    // (Compared in the config's unit: a very long grace must not overflow.)
+                    if (std::chrono::duration_cast<config::Duration>(elapsed) >=
+                        ctx_.cfg.limits.min_data_rate_grace) {
                         double secs = std::chrono::duration<double>(elapsed).count();
                         if (static_cast<double>(message_bytes_) / secs <
                             static_cast<double>(ctx_.cfg.limits.min_data_rate)) {

@@ -49,6 +49,8 @@ TEST(ConfigDefaults, EmptyFileGivesDefaults) {
     EXPECT_TRUE(c.domains.empty());  // valid, but accepts no local mail
     EXPECT_EQ(c.limits.message_size, 25u * 1024 * 1024);
     EXPECT_EQ(c.limits.recipients, 100u);
+    EXPECT_EQ(c.limits.min_data_rate, 1024u);
+    EXPECT_EQ(c.limits.min_data_rate_grace, 10s);
     EXPECT_EQ(c.timeouts.command, 5min);
     EXPECT_EQ(c.queue.lifetime, 24h * 5);
     EXPECT_TRUE(c.access.allow.empty());
@@ -185,6 +187,7 @@ TEST(ConfigLoad, FullConfig) {
         "errors = 3\n"
         "received_headers = 30\n"
         "min_data_rate = 0\n"
+        "min_data_rate_grace = \"1500ms\"\n"
         "transactions = 9\n"
         "[timeouts]\n"
         "command = \"30s\"\n"
@@ -230,6 +233,7 @@ TEST(ConfigLoad, FullConfig) {
     EXPECT_EQ(c.limits.errors, 3u);
     EXPECT_EQ(c.limits.received_headers, 30u);
     EXPECT_EQ(c.limits.min_data_rate, 0u);
+    EXPECT_EQ(c.limits.min_data_rate_grace, 1500ms);
     EXPECT_EQ(c.limits.transactions, 9u);
     EXPECT_EQ(c.timeouts.command, 30s);
     EXPECT_EQ(c.timeouts.data_block, 60s);
@@ -427,6 +431,12 @@ TEST(ConfigErrors, BadDuration) {
     expect_error("[timeouts]\ndata_block = -5\n", "timeouts.data_block", 2);
     expect_error("[timeouts]\nshutdown_grace = 9223372036854775807\n", "timeouts.shutdown_grace",
                  2);
+    e = expect_error("[limits]\nmin_data_rate_grace = \"10 s\"\n", "limits.min_data_rate_grace", 2);
+    EXPECT_TRUE(contains(e.message(), "invalid duration")) << e.what();
+    e = expect_error("[limits]\n\nmin_data_rate_grace = 0\n", "limits.min_data_rate_grace", 3);
+    EXPECT_TRUE(contains(e.message(), "greater than zero")) << e.what();
+    expect_error("[limits]\nmin_data_rate_grace = \"-1s\"\n", "limits.min_data_rate_grace", 2);
+    expect_error("[limits]\nmin_data_rate_grace = true\n", "limits.min_data_rate_grace", 2);
     expect_error("[queue]\nlifetime = \"forever\"\n", "queue.lifetime", 2);
     expect_error("[queue]\nretry_initial = \"1h\"\nretry_max = \"30m\"\n", "queue.retry_max", 3);
     expect_error("[queue]\nretry_initial = \"5h\"\n", "queue.retry_initial", 2);
