@@ -130,10 +130,16 @@ struct Spool {
 
 enum class LineEndings { lf, crlf };
 
+// How Maildir copies are made durable: `batch` writes the copies a delivery thread has in hand and
+// syncs their file system once (syncfs); `each` fsyncs every file and new/ on its own.
+enum class MaildirSync { batch, each };
+
 struct Delivery {
     std::filesystem::path maildir_root;  // default: <data_dir>/mail; mailbox = <root>/<domain>/<user>
     unsigned workers = 4;                // concurrent local deliveries
     LineEndings maildir_line_endings = LineEndings::lf;
+    MaildirSync maildir_sync = MaildirSync::batch;
+    unsigned batch = 32;  // messages a delivery thread takes at once (and syncs together)
 };
 
 struct Queue {

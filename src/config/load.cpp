@@ -1060,7 +1060,8 @@ Config Loader::load(const toml::table& root) {
 
     cfg.delivery.maildir_root = cfg.data_dir / "mail";
     if (const auto* t = table(root, "", "delivery")) {
-        check_keys(*t, "delivery", {"maildir_root", "workers", "maildir_line_endings"});
+        check_keys(*t, "delivery",
+                   {"maildir_root", "workers", "maildir_line_endings", "maildir_sync", "batch"});
         if (const auto p = path(*t, "delivery", "maildir_root")) cfg.delivery.maildir_root = *p;
         if (const auto n = integer(*t, "delivery", "workers", 1, 256)) {
             cfg.delivery.workers = static_cast<unsigned>(*n);
@@ -1074,6 +1075,18 @@ Config Loader::load(const toml::table& root) {
                 fail("delivery.maildir_line_endings", *t->get("maildir_line_endings"),
                      "must be \"lf\" or \"crlf\"");
             }
+        }
+        if (const auto ms = string(*t, "delivery", "maildir_sync")) {
+            if (*ms == "batch")
+                cfg.delivery.maildir_sync = MaildirSync::batch;
+            else if (*ms == "each")
+                cfg.delivery.maildir_sync = MaildirSync::each;
+            else
+                fail("delivery.maildir_sync", *t->get("maildir_sync"),
+                     "must be \"batch\" or \"each\"");
+        }
+        if (const auto n = integer(*t, "delivery", "batch", 1, 1024)) {
+            cfg.delivery.batch = static_cast<unsigned>(*n);
         }
     }
 

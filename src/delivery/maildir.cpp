@@ -17,8 +17,10 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 #include <system_error>
 
 namespace sluice::delivery {
@@ -131,8 +133,9 @@ int write_all(int fd, const iovec* iov, int iovcnt) {
     return 0;
 }
 
-// 1 when a file named "<unique>." + anything exists in dir, 0 when not, -errno on failure.
-int find_unique(const std::string& dir, const std::string& prefix) {
+// 1 when a file named "<unique>." + anything exists in dir (its name in *found_name), 0 when not,
+// -errno on failure.
+int find_unique(const std::string& dir, const std::string& prefix, std::string* found_name) {
     DIR* d = ::opendir(dir.c_str());
     if (!d) return errno == ENOENT ? 0 : -errno;
     int found = 0;
@@ -145,11 +148,45 @@ int find_unique(const std::string& dir, const std::string& prefix) {
         }
         if (std::strncmp(ent->d_name, prefix.data(), prefix.size()) == 0) {
             found = 1;
+            *found_name = ent->d_name;
             break;
         }
     }
     ::closedir(d);
     return found;
+}
+
+// True when the file at `path` holds exactly the bytes of iov[0..1]. Copies written without their
+// own fsync (batched durability) can survive a power loss as a name with missing data; such a copy
+// must not count as delivered.
+bool holds_exactly(const std::string& path, const iovec* iov) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return false;
+    bool same = true;
+    char buf[16384];
+    for (int i = 0; i < 2 && same; ++i) {
+        const char* want = static_cast<const char*>(iov[i].iov_base);
+        std::size_t left = iov[i].iov_len;
+        while (left > 0) {
+            ssize_t n = ::read(fd, buf, std::min(left, sizeof buf));
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0 || std::memcmp(buf, want, static_cast<std::size_t>(n)) != 0) {
+                same = false;
+                break;
+            }
+            want += n;
+            left -= static_cast<std::size_t>(n);
+        }
+    }
+    if (same) {
+        ssize_t n;
+        do {
+            n = ::read(fd, buf, 1);
+        } while (n < 0 && errno == EINTR);
+        same = n == 0;  // nothing after the expected bytes
+    }
+    ::close(fd);
+    return same;
 }
 
 }  // namespace
@@ -170,21 +207,6 @@ MaildirResult deliver_maildir(const MaildirCopy& copy) {
         return fail(EINVAL, "empty maildir path or bad unique name");
     }
 
-    // A maildir path that is not a directory surfaces as ENOTDIR from opendir/open below.
-    if (copy.check_existing) {
-        const std::string prefix = copy.unique + ".";
-        for (const char* sub : {"/new", "/cur"}) {
-            int found = find_unique(root + sub, prefix);
-            if (found < 0) return fail(-found, "scan " + root + sub);
-            if (found > 0) {
-                MaildirResult r;
-                r.ok = true;
-                r.already_present = true;
-                return r;
-            }
-        }
-    }
-
     // The content as it will be stored; S= is its exact size.
     std::string converted;
     iovec iov[2];
@@ -200,6 +222,28 @@ MaildirResult deliver_maildir(const MaildirCopy& copy) {
         iov[0] = {const_cast<char*>(copy.prepend.data()), copy.prepend.size()};
         iov[1] = {const_cast<char*>(copy.message.data()), copy.message.size()};
         size = copy.prepend.size() + copy.message.size();
+    }
+
+    // A maildir path that is not a directory surfaces as ENOTDIR from opendir/open below.
+    if (copy.check_existing) {
+        const std::string prefix = copy.unique + ".";
+        for (const char* sub : {"/new", "/cur"}) {
+            std::string found_name;
+            const std::string dir = root + sub;
+            int found = find_unique(dir, prefix, &found_name);
+            if (found < 0) return fail(-found, "scan " + dir);
+            if (found == 0) continue;
+            const std::string path = dir + "/" + found_name;
+            if (holds_exactly(path, iov)) {
+                MaildirResult r;
+                r.ok = true;
+                r.already_present = true;
+                return r;
+            }
+            // A damaged copy (data lost in a crash): replace it in new/; in cur/ the reader has
+            // seen it already, so a good copy goes to new/ beside it.
+            if (std::string_view(sub) == "/new") ::unlink(path.c_str());
+        }
     }
 
     const std::string name =
@@ -223,7 +267,9 @@ MaildirResult deliver_maildir(const MaildirCopy& copy) {
     if (fd < 0) return fail(errno, "create " + tmp);
 
     int err = write_all(fd, iov, 2);
-    if (err == 0) {
+    struct stat st {};
+    if (err == 0 && !copy.sync && ::fstat(fd, &st) != 0) err = errno;
+    if (err == 0 && copy.sync) {
         int rc;
         do {
             rc = ::fsync(fd);
@@ -246,15 +292,34 @@ MaildirResult deliver_maildir(const MaildirCopy& copy) {
             return fail(err, "rename into " + root + "/new");
         }
     }
+    MaildirResult r;
+    r.ok = true;
+    if (!copy.sync) {
+        // The caller makes this durable (sync_filesystem) before it counts the copy as delivered.
+        r.path = dst;
+        r.device = st.st_dev;
+        return r;
+    }
     if (err = sync_directory(root + "/new"); err != 0) {
         // Not durable: take it back so a retry does not leave two copies.
         ::unlink(dst.c_str());
         return fail(err, "fsync " + root + "/new");
     }
-
-    MaildirResult r;
-    r.ok = true;
     return r;
+}
+
+int sync_filesystem(const std::string& path) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    // syncfs writes back every dirty inode and block of the file system once, so a batch of new
+    // files shares its inode-table, directory and cache-flush writes (and it reports writeback
+    // errors since Linux 5.8).
+    const int err = ::syncfs(fd) == 0 ? 0 : errno;
+    ::close(fd);
+    return err;
 }
 
 }  // namespace sluice::delivery

@@ -2,14 +2,17 @@
 #include "queue/queue_manager.hpp"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <future>
 #include <random>
+#include <system_error>
 
 #include "common/log.hpp"
 #include "common/queue_id.hpp"
+#include "common/thread_name.hpp"
 #include "delivery/maildir.hpp"
 #include "queue/dsn.hpp"
 
@@ -68,6 +71,8 @@ Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier
     o.lifetime = cfg.queue.lifetime;
     o.hostname = cfg.hostname;
     o.crlf_to_lf = cfg.delivery.maildir_line_endings == config::LineEndings::lf;
+    o.maildir_batch_sync = cfg.delivery.maildir_sync == config::MaildirSync::batch;
+    o.batch = cfg.delivery.batch;
     o.delay_warning = cfg.queue.delay_warning;
     o.courier = courier;
     return o;
@@ -115,7 +120,11 @@ void QueueManager::start(std::vector<spool::QueueEntry> recovered) {
         }
     }
     unsigned n = std::max(1u, opts_.workers);
-    for (unsigned i = 0; i < n; ++i) threads_.emplace_back([this] { worker(); });
+    for (unsigned i = 0; i < n; ++i)
+        threads_.emplace_back([this] {
+            set_thread_name("sluice-deliver");
+            worker();
+        });
 }
 
 void QueueManager::enqueue(std::shared_ptr<const spool::StoredMessage> msg) {
@@ -267,12 +276,13 @@ AdminResult QueueManager::release(const std::string& id) {
     auto e = spool_.load_entry(id);
     if (!e) return {false, fmt::format("no message {} in the queue", id)};
     if (!e->held) return {false, fmt::format("{} is not held", id)};
-    const bool pending =
-        e->recipients.empty() || std::any_of(e->recipients.begin(), e->recipients.end(), [](auto& s) {
-            return s.state == spool::RecipientState::pending;
-        });
+    const bool pending = e->recipients.empty() ||
+                         std::any_of(e->recipients.begin(), e->recipients.end(), [](auto& s) {
+                             return s.state == spool::RecipientState::pending;
+                         });
     if (!pending)
-        return {false, fmt::format("{}: every recipient is final, nothing to deliver (delete it)", id)};
+        return {false,
+                fmt::format("{}: every recipient is final, nothing to deliver (delete it)", id)};
     if (!spool_.set_held(id, false))
         return {false, fmt::format("{}: cannot record the release in the spool", id)};
     Item it;
@@ -305,7 +315,8 @@ AdminResult QueueManager::remove(const std::string& id) {
             return {true, fmt::format("{} deleted (after the delivery attempt in progress)", id)};
         }
     }
-    if (!taken && !spool_.load_entry(id)) return {false, fmt::format("no message {} in the queue", id)};
+    if (!taken && !spool_.load_entry(id))
+        return {false, fmt::format("no message {} in the queue", id)};
     if (!spool_.remove(id)) {
         if (taken) {
             std::lock_guard lock(mu_);
@@ -336,8 +347,9 @@ Stats QueueManager::stats() const {
 }
 
 void QueueManager::worker() {
+    std::vector<Item> batch;
     while (true) {
-        Item item;
+        batch.clear();
         std::shared_ptr<Item> done;
         {
             std::unique_lock lock(mu_);
@@ -354,9 +366,15 @@ void QueueManager::worker() {
                     waiting_.erase(waiting_.begin());
                 }
                 if (!ready_.empty()) {
-                    item = std::move(ready_.front());
-                    ready_.pop_front();
-                    in_flight_.insert(item.id);
+                    // Take what is ready, up to the batch size: the copies of all of them are then
+                    // made durable with one sync instead of two fsyncs each.
+                    const std::size_t n = std::min<std::size_t>(
+                        ready_.size(), opts_.maildir_batch_sync ? std::max(1u, opts_.batch) : 1);
+                    for (std::size_t i = 0; i < n; ++i) {
+                        batch.push_back(std::move(ready_.front()));
+                        ready_.pop_front();
+                        in_flight_.insert(batch.back().id);
+                    }
                     break;
                 }
                 if (waiting_.empty()) {
@@ -367,6 +385,8 @@ void QueueManager::worker() {
                     cv_.wait_until(lock, due);
                 }
             }
+            // More ready work than this thread took: let another thread start on it now.
+            if (!ready_.empty()) cv_.notify_one();
         }
         if (done) {
             // The remote parts of an attempt have reported: finish it here, off the event loop.
@@ -375,8 +395,29 @@ void QueueManager::worker() {
             finalize(*done, msg);
             continue;
         }
-        item.held_bytes = item.msg ? item.msg->message.size() : 0;
-        deliver(item);
+        std::vector<bool> active(batch.size());
+        std::map<std::uint64_t, std::string> to_sync;  // device -> a path on it
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            Item& item = batch[i];
+            item.held_bytes = item.msg ? item.msg->message.size() : 0;
+            active[i] = begin_attempt(item);
+            if (!active[i]) continue;
+            for (const auto& c : item.copies) {
+                if (!c.path.empty()) to_sync.emplace(c.device, c.path);
+            }
+        }
+        std::map<std::uint64_t, int> failed;
+        for (const auto& [dev, path] : to_sync) {
+            const int err = opts_.sync_fs ? opts_.sync_fs(path) : delivery::sync_filesystem(path);
+            if (err != 0) {
+                failed.emplace(dev, err);
+                log::error("maildir_sync",
+                           {{"path", path}, {"error", std::generic_category().message(err)}});
+            }
+        }
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            if (active[i]) end_local_copies(batch[i], failed);
+        }
     }
 }
 
@@ -409,29 +450,74 @@ void QueueManager::deliver_local(Item& item, const spool::StoredMessage& msg, st
         // Dovecot expects LF in Maildir; binary bodies are stored untouched.
         copy.crlf_to_lf = opts_.crlf_to_lf && env.body != BodyType::binary_mime;
         copy.check_existing = item.check_existing || st.attempts > 0;
+        copy.sync = !opts_.maildir_batch_sync;
         auto res = delivery::deliver_maildir(copy);
         if (!res.ok) {
             out.permanent = res.permanent;
             out.reply = {res.permanent ? 550 : 451, res.permanent ? "5.2.0" : "4.2.0", res.error};
             return;
         }
-        auto ms = std::chrono::duration_cast<std::chrono::microseconds>(
-                      std::chrono::steady_clock::now() - started)
-                      .count() /
+        LocalCopy made;
+        made.rcpt = i;
+        made.mailbox = box;
+        made.path = std::move(res.path);
+        made.device = res.device;
+        made.already_present = res.already_present;
+        made.ms = static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                          std::chrono::steady_clock::now() - started)
+                                          .count()) /
                   1000.0;
-        log::info("delivery", {{"queue_id", env.queue_id},
-                               {"rcpt", rcpt},
-                               {"mailbox", box},
-                               {"result", res.already_present ? "already_delivered" : "delivered"},
-                               {"ms", ms}});
-        std::lock_guard lock(mu_);
-        ++stats_.delivered_copies;
+        item.copies.push_back(std::move(made));
     }
     out.ok = true;
     out.reply = {250, "2.0.0", "delivered to Maildir"};
 }
 
-void QueueManager::deliver(Item& item) {
+void QueueManager::end_local_copies(Item& item, const std::map<std::uint64_t, int>& failed_syncs) {
+    const auto& msg = item.attempt_msg;
+    for (const auto& c : item.copies) {
+        auto& out = item.outcomes[c.rcpt];
+        const auto f = c.path.empty() ? failed_syncs.end() : failed_syncs.find(c.device);
+        if (f != failed_syncs.end()) {
+            // Not durable: take the copy back, so the retry neither trusts nor duplicates it.
+            ::unlink(c.path.c_str());
+            out.ok = false;
+            out.permanent = false;
+            out.reply = {451, "4.3.0",
+                         "maildir: sync failed: " + std::generic_category().message(f->second)};
+            continue;
+        }
+        log::info("delivery", {{"queue_id", item.id},
+                               {"rcpt", msg->envelope.recipients[c.rcpt].address},
+                               {"mailbox", c.mailbox},
+                               {"result", c.already_present ? "already_delivered" : "delivered"},
+                               {"ms", c.ms}});
+        std::lock_guard lock(mu_);
+        ++stats_.delivered_copies;
+    }
+    item.copies.clear();
+    auto remote = std::move(item.remote);
+    item.remote.clear();
+    auto msg_keep = std::move(item.attempt_msg);
+    if (remote.empty()) {
+        finalize(item, msg_keep);
+        return;
+    }
+    auto shared = std::make_shared<Item>(std::move(item));
+    shared->msg = msg_keep;
+    shared->remote_pending = remote.size();
+    for (auto& [d, idx] : remote) {
+        for (std::size_t i : idx) {
+            shared->outcomes[i].attempted = true;
+            shared->outcomes[i].remote = true;
+        }
+        opts_.courier->deliver(
+            delivery::RemoteJob{msg_keep, d, idx},
+            [this, shared](delivery::RemoteResult r) { remote_done(shared, std::move(r)); });
+    }
+}
+
+bool QueueManager::begin_attempt(Item& item) {
     using spool::RecipientState;
     std::shared_ptr<const spool::StoredMessage> msg = std::move(item.msg);
     if (!msg) {
@@ -442,7 +528,7 @@ void QueueManager::deliver(Item& item) {
             end_attempt(item.id);
             std::lock_guard lock(mu_);
             --stats_.queued;
-            return;
+            return false;
         }
         msg = std::make_shared<const spool::StoredMessage>(std::move(*loaded));
     }
@@ -450,9 +536,10 @@ void QueueManager::deliver(Item& item) {
     if (item.status.size() != env.recipients.size()) item.status.assign(env.recipients.size(), {});
     item.outcomes.assign(env.recipients.size(), {});
     item.remote_results.clear();
+    item.copies.clear();
+    item.remote.clear();
 
     // Route each pending recipient: local now, remote grouped by domain.
-    std::map<std::string, std::vector<std::size_t>> remote;
     std::string local, domain;
     for (std::size_t i = 0; i < env.recipients.size(); ++i) {
         if (item.status[i].state != RecipientState::pending) continue;
@@ -466,25 +553,11 @@ void QueueManager::deliver(Item& item) {
             out.remote = true;
             out.reply = {550, "5.7.1", "relaying is not configured"};
         } else {
-            remote[domain].push_back(i);
+            item.remote[domain].push_back(i);
         }
     }
-    if (remote.empty()) {
-        finalize(item, msg);
-        return;
-    }
-    auto shared = std::make_shared<Item>(std::move(item));
-    shared->msg = msg;
-    shared->remote_pending = remote.size();
-    for (auto& [d, idx] : remote) {
-        for (std::size_t i : idx) {
-            shared->outcomes[i].attempted = true;
-            shared->outcomes[i].remote = true;
-        }
-        opts_.courier->deliver(
-            delivery::RemoteJob{msg, d, idx},
-            [this, shared](delivery::RemoteResult r) { remote_done(shared, std::move(r)); });
-    }
+    item.attempt_msg = std::move(msg);
+    return true;
 }
 
 void QueueManager::remote_done(std::shared_ptr<Item> item, delivery::RemoteResult r) {

@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -48,6 +49,10 @@ struct Options {
     config::Duration lifetime = std::chrono::hours(24 * 5);
     std::string hostname;
     bool crlf_to_lf = true;
+    bool maildir_batch_sync = true;  // one syncfs per batch of copies instead of fsyncs per copy
+    unsigned batch = 32;             // ready messages a delivery thread takes at once
+    // Makes a file system's pending writes durable (null: delivery::sync_filesystem); for tests.
+    std::function<int(const std::string& path)> sync_fs;
     std::size_t memory_budget = 128 * 1024 * 1024;  // message bytes kept in memory for delivery
     std::optional<config::Duration> delay_warning;  // "delayed" DSN after this long; none = never
     delivery::RemoteCourier* courier = nullptr;     // null: non-local recipients fail (no relay)
@@ -123,6 +128,17 @@ class QueueManager {
         std::string remote_mta;   // "mx.example.net" for DSNs
     };
 
+    // A Maildir copy made in this attempt; with batched syncs it is durable only after the batch's
+    // sync_filesystem(), and it is logged (and counted) only then.
+    struct LocalCopy {
+        std::size_t rcpt = 0;
+        std::string mailbox;
+        std::string path;  // empty: already durable (own fsync, or found from an earlier attempt)
+        std::uint64_t device = 0;
+        bool already_present = false;
+        double ms = 0;
+    };
+
     struct Item {
         std::string id;
         std::shared_ptr<const spool::StoredMessage> msg;  // may be null: load from the spool
@@ -136,10 +152,18 @@ class QueueManager {
         std::vector<delivery::RemoteResult> remote_results;
         std::size_t remote_pending = 0;
         std::size_t held_bytes = 0;
+        std::vector<LocalCopy> copies;
+        std::shared_ptr<const spool::StoredMessage> attempt_msg;  // the message being delivered
+        std::map<std::string, std::vector<std::size_t>> remote;   // domain -> recipient indexes
     };
 
     void worker();
-    void deliver(Item& item);
+    // An attempt in two steps, so a thread can sync the copies of many messages at once:
+    // begin_attempt writes the local copies and routes the rest (false: nothing left to do);
+    // end_local_copies takes back the copies on a file system whose sync failed, logs the others,
+    // then finalizes the message or hands its remote recipients to the courier.
+    bool begin_attempt(Item& item);
+    void end_local_copies(Item& item, const std::map<std::uint64_t, int>& failed_syncs);
     void deliver_local(Item& item, const spool::StoredMessage& msg, std::size_t i);
     void remote_done(std::shared_ptr<Item> item, delivery::RemoteResult r);
     void finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "common/thread_name.hpp"
 #include "delivery/smtp_courier.hpp"
 #include "dns/resolver.hpp"
 #include "server/connection.hpp"
@@ -275,7 +276,10 @@ void Server::run() {
 
     unsigned n = s.cfg.workers ? s.cfg.workers : std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&s] { s.io.run(); });
+    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&s] {
+            set_thread_name("sluice-io");
+            s.io.run();
+        });
     s.io.run();
     for (auto& t : threads) t.join();
     s.control->close();

@@ -33,6 +33,7 @@
 #include <unordered_set>
 
 #include "common/queue_id.hpp"
+#include "common/thread_name.hpp"
 
 namespace sluice::spool {
 namespace {
@@ -583,7 +584,10 @@ Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<I
     // If a thread cannot be started, ~Impl (run as impl_ unwinds) joins the ones that did.
     const unsigned n = std::max(1u, opts.sync_threads);
     im.workers.reserve(n);
-    for (unsigned i = 0; i < n; ++i) im.workers.emplace_back([&im] { im.worker_loop(); });
+    for (unsigned i = 0; i < n; ++i) im.workers.emplace_back([&im] {
+            set_thread_name("sluice-spool");
+            im.worker_loop();
+        });
 }
 
 Spool::~Spool() {

@@ -62,6 +62,8 @@ TEST(ConfigDefaults, EmptyFileGivesDefaults) {
     EXPECT_EQ(c.spool.sync_threads, 8u);
     EXPECT_EQ(c.delivery.workers, 4u);
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::lf);
+    EXPECT_EQ(c.delivery.maildir_sync, MaildirSync::batch);
+    EXPECT_EQ(c.delivery.batch, 32u);
 }
 
 TEST(ConfigDefaults, DefaultConfig) {
@@ -209,6 +211,8 @@ TEST(ConfigLoad, FullConfig) {
         "maildir_root = \"/mail\"\n"
         "workers = 256\n"
         "maildir_line_endings = \"crlf\"\n"
+        "maildir_sync = \"each\"\n"
+        "batch = 1\n"
         "[queue]\n"
         "retry_initial = \"1m\"\n"
         "retry_max = \"1m\"\n"
@@ -253,6 +257,8 @@ TEST(ConfigLoad, FullConfig) {
     EXPECT_EQ(c.delivery.maildir_root, "/mail");
     EXPECT_EQ(c.delivery.workers, 256u);
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::crlf);
+    EXPECT_EQ(c.delivery.maildir_sync, MaildirSync::each);
+    EXPECT_EQ(c.delivery.batch, 1u);
     EXPECT_EQ(c.queue.retry_initial, 1min);
     EXPECT_EQ(c.queue.retry_max, 1min);
     EXPECT_EQ(c.queue.lifetime, 48h);
@@ -366,6 +372,12 @@ TEST(IsSafeLocalPart, Rules) {
 }
 
 // ---- errors: key and line -------------------------------------------------------------------
+
+TEST(ConfigErrors, DeliverySyncAndBatch) {
+    expect_error("[delivery]\nmaildir_sync = \"never\"\n", "delivery.maildir_sync", 2);
+    expect_error("[delivery]\nbatch = 0\n", "delivery.batch", 2);
+    expect_error("[delivery]\nbatch = 5000\n", "delivery.batch", 2);
+}
 
 TEST(ConfigErrors, WhatFormat) {
     const ConfigError e("x.toml", "limits.recipients", 3, 14, "must be at least 1");

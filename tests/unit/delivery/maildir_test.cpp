@@ -284,5 +284,64 @@ TEST(Maildir, BadArgumentsFail) {
     EXPECT_FALSE(stdfs::exists(t.path() / "escape"));
 }
 
+// Batched durability: the copy is written and renamed, and the caller learns where it is so it can
+// sync its file system (or take the copy back).
+TEST(Maildir, UnsyncedCopyReportsPathAndDevice) {
+    TempDir t;
+    const stdfs::path md = t.path() / "md";
+    MaildirCopy c = basic_copy(md);
+    c.sync = false;
+    MaildirResult r = deliver_maildir(c);
+    ASSERT_TRUE(r.ok) << r.error;
+    ASSERT_EQ(names(md / "new").size(), 1u);
+    EXPECT_EQ(r.path, (md / "new" / names(md / "new").at(0)).string());
+    struct stat st {};
+    ASSERT_EQ(::stat(md.c_str(), &st), 0);
+    EXPECT_EQ(r.device, static_cast<std::uint64_t>(st.st_dev));
+    EXPECT_EQ(sync_filesystem(r.path), 0);
+    EXPECT_NE(sync_filesystem((t.path() / "missing").string()), 0);
+}
+
+// After a power loss, a copy written without its own fsync can be a name with no (or wrong) data.
+// A retry must replace it, not count it as delivered.
+TEST(Maildir, CheckExistingReplacesADamagedCopyInNew) {
+    TempDir t;
+    const stdfs::path md = t.path() / "md";
+    MaildirCopy c = basic_copy(md);
+    ASSERT_TRUE(deliver_maildir(c).ok);
+    const std::string name = names(md / "new").at(0);
+    const std::string good = slurp(md / "new" / name);
+    for (const std::string& damage :
+         {std::string(), good.substr(0, 10), good + "x", std::string(good.size(), '\0')}) {
+        std::ofstream(md / "new" / name, std::ios::trunc | std::ios::binary) << damage;
+        c.check_existing = true;
+        MaildirResult r = deliver_maildir(c);
+        ASSERT_TRUE(r.ok) << r.error;
+        EXPECT_FALSE(r.already_present) << damage.size();
+        EXPECT_EQ(names(md / "new"), std::vector<std::string>{name});
+        EXPECT_EQ(slurp(md / "new" / name), good);
+    }
+    // An intact copy still counts, and is left alone.
+    MaildirResult r = deliver_maildir(c);
+    EXPECT_TRUE(r.already_present);
+}
+
+TEST(Maildir, CheckExistingDeliversBesideADamagedCopyInCur) {
+    TempDir t;
+    const stdfs::path md = t.path() / "md";
+    MaildirCopy c = basic_copy(md);
+    ASSERT_TRUE(deliver_maildir(c).ok);
+    const std::string name = names(md / "new").at(0);
+    const std::string good = slurp(md / "new" / name);
+    stdfs::rename(md / "new" / name, md / "cur" / (name + ":2,S"));
+    std::ofstream(md / "cur" / (name + ":2,S"), std::ios::trunc) << "";
+    c.check_existing = true;
+    MaildirResult r = deliver_maildir(c);
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_FALSE(r.already_present);
+    EXPECT_EQ(slurp(md / "new" / name), good);
+    EXPECT_EQ(names(md / "cur").size(), 1u);  // the reader's file is not ours to delete
+}
+
 }  // namespace
 }  // namespace sluice::delivery

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <filesystem>
@@ -13,6 +15,7 @@
 #include "common/queue_id.hpp"
 #include "config/config.hpp"
 #include "delivery/courier.hpp"
+#include "delivery/maildir.hpp"
 #include "queue/queue_manager.hpp"
 
 using namespace sluice;
@@ -66,6 +69,8 @@ struct Fixture : ::testing::Test {
     std::unique_ptr<delivery::LocalRouter> router;
     FakeCourier courier;
     std::unique_ptr<queue::QueueManager> qm;
+    std::atomic<int> syncs{0};       // file system syncs the queue asked for
+    std::atomic<int> fail_syncs{0};  // how many of the next ones fail with EIO
 
     void SetUp() override {
         fs::remove_all(dir);
@@ -79,6 +84,14 @@ struct Fixture : ::testing::Test {
         o.workers = 1;
         o.retry_initial = 50ms;
         o.retry_max = 100ms;
+        o.sync_fs = [this](const std::string& path) {
+            ++syncs;
+            if (fail_syncs > 0) {
+                --fail_syncs;
+                return EIO;
+            }
+            return delivery::sync_filesystem(path);
+        };
         qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
         qm->start({});
     }
@@ -127,8 +140,8 @@ TEST_F(Fixture, LocalAndRemoteSplitThenDone) {
     submit("bob@example.org", {"alice@example.org", "x@a.test", "y@b.test", "z@a.test"});
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
     EXPECT_EQ(mails("alice"), 1u);
-    EXPECT_EQ(courier.jobs.load(), 2);   // one per domain
-    EXPECT_EQ(mails("bob"), 0u);  // no DSN without NOTIFY=SUCCESS
+    EXPECT_EQ(courier.jobs.load(), 2);  // one per domain
+    EXPECT_EQ(mails("bob"), 0u);        // no DSN without NOTIFY=SUCCESS
 }
 
 TEST_F(Fixture, TemporaryThenSuccess) {
@@ -154,6 +167,37 @@ TEST_F(Fixture, NoBounceForNullSender) {
     EXPECT_EQ(qm->stats().bounces, 0u);
 }
 
+// Copies are made durable by one sync per batch; when that sync fails, the copies are taken back
+// and the message is retried, so it ends up in the mailbox exactly once.
+TEST_F(Fixture, FailedBatchSyncTakesCopiesBackAndRetries) {
+    fail_syncs = 1;
+    submit("bob@example.org", {"alice@example.org"});
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(mails("alice"), 1u);
+    EXPECT_GE(syncs.load(), 2);
+    EXPECT_EQ(qm->stats().deferred, 1u);
+    EXPECT_EQ(qm->stats().delivered_copies, 1u);
+    EXPECT_EQ(qm->stats().bounces, 0u);
+}
+
+TEST_F(Fixture, ManyReadyMessagesShareSyncs) {
+    qm->stop();  // queue up work first, then let one thread take it in batches
+    auto o = queue::options_from(cfg, &courier);
+    o.workers = 1;
+    o.batch = 16;
+    o.sync_fs = [this](const std::string& path) {
+        ++syncs;
+        return delivery::sync_filesystem(path);
+    };
+    qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
+    for (int i = 0; i < 40; ++i) submit("bob@example.org", {"alice@example.org"});
+    qm->start({});
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(mails("alice"), 40u);
+    EXPECT_LE(syncs.load(), 3);  // 16 + 16 + 8
+    EXPECT_EQ(qm->stats().delivered_copies, 40u);
+}
+
 // Operator commands (control socket): hold, release, delete, flush.
 TEST_F(Fixture, HoldStopsRetriesReleaseDelivers) {
     courier.replies = {{451, "4.3.0", "later"}};
@@ -167,8 +211,8 @@ TEST_F(Fixture, HoldStopsRetriesReleaseDelivers) {
     const int jobs = courier.jobs;
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(courier.jobs.load(), jobs);  // no more attempts while held
-    EXPECT_FALSE(qm->flush(id).ok);  // held: flush refuses, release is the way
-    EXPECT_TRUE(qm->hold(id).ok);  // holding again is harmless
+    EXPECT_FALSE(qm->flush(id).ok);        // held: flush refuses, release is the way
+    EXPECT_TRUE(qm->hold(id).ok);          // holding again is harmless
     {
         std::lock_guard lock(courier.mu);
         courier.replies = {{250, "2.0.0", "ok"}};
