@@ -140,6 +140,7 @@ struct Delivery {
     LineEndings maildir_line_endings = LineEndings::lf;
     MaildirSync maildir_sync = MaildirSync::batch;
     unsigned batch = 32;  // messages a delivery thread takes at once (and syncs together)
+    int nice = 10;        // delivery threads yield the CPU to reception under load (0 = equal)
 };
 
 struct Queue {

@@ -1061,7 +1061,8 @@ Config Loader::load(const toml::table& root) {
     cfg.delivery.maildir_root = cfg.data_dir / "mail";
     if (const auto* t = table(root, "", "delivery")) {
         check_keys(*t, "delivery",
-                   {"maildir_root", "workers", "maildir_line_endings", "maildir_sync", "batch"});
+                   {"maildir_root", "workers", "maildir_line_endings", "maildir_sync", "batch",
+                    "nice"});
         if (const auto p = path(*t, "delivery", "maildir_root")) cfg.delivery.maildir_root = *p;
         if (const auto n = integer(*t, "delivery", "workers", 1, 256)) {
             cfg.delivery.workers = static_cast<unsigned>(*n);
@@ -1087,6 +1088,9 @@ Config Loader::load(const toml::table& root) {
         }
         if (const auto n = integer(*t, "delivery", "batch", 1, 1024)) {
             cfg.delivery.batch = static_cast<unsigned>(*n);
+        }
+        if (const auto n = integer(*t, "delivery", "nice", 0, 19)) {
+            cfg.delivery.nice = static_cast<int>(*n);
         }
     }
 

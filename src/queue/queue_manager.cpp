@@ -2,9 +2,11 @@
 #include "queue/queue_manager.hpp"
 
 #include <fmt/format.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <random>
@@ -73,6 +75,7 @@ Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier
     o.crlf_to_lf = cfg.delivery.maildir_line_endings == config::LineEndings::lf;
     o.maildir_batch_sync = cfg.delivery.maildir_sync == config::MaildirSync::batch;
     o.batch = cfg.delivery.batch;
+    o.nice = cfg.delivery.nice;
     o.delay_warning = cfg.queue.delay_warning;
     o.courier = courier;
     return o;
@@ -123,6 +126,13 @@ void QueueManager::start(std::vector<spool::QueueEntry> recovered) {
     for (unsigned i = 0; i < n; ++i)
         threads_.emplace_back([this] {
             set_thread_name("sluice-deliver");
+            // Reception first: under a burst the event loop and the spool get the CPU, and the
+            // delivery threads catch up in larger (cheaper) batches when it is free.
+            if (opts_.nice > 0 &&
+                ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts_.nice) != 0) {
+                log::warn("delivery_priority", {{"nice", opts_.nice},
+                                                {"error", std::generic_category().message(errno)}});
+            }
             worker();
         });
 }

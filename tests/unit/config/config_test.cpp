@@ -64,6 +64,7 @@ TEST(ConfigDefaults, EmptyFileGivesDefaults) {
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::lf);
     EXPECT_EQ(c.delivery.maildir_sync, MaildirSync::batch);
     EXPECT_EQ(c.delivery.batch, 32u);
+    EXPECT_EQ(c.delivery.nice, 10);
 }
 
 TEST(ConfigDefaults, DefaultConfig) {
@@ -213,6 +214,7 @@ TEST(ConfigLoad, FullConfig) {
         "maildir_line_endings = \"crlf\"\n"
         "maildir_sync = \"each\"\n"
         "batch = 1\n"
+        "nice = 0\n"
         "[queue]\n"
         "retry_initial = \"1m\"\n"
         "retry_max = \"1m\"\n"
@@ -259,6 +261,7 @@ TEST(ConfigLoad, FullConfig) {
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::crlf);
     EXPECT_EQ(c.delivery.maildir_sync, MaildirSync::each);
     EXPECT_EQ(c.delivery.batch, 1u);
+    EXPECT_EQ(c.delivery.nice, 0);
     EXPECT_EQ(c.queue.retry_initial, 1min);
     EXPECT_EQ(c.queue.retry_max, 1min);
     EXPECT_EQ(c.queue.lifetime, 48h);
@@ -377,6 +380,8 @@ TEST(ConfigErrors, DeliverySyncAndBatch) {
     expect_error("[delivery]\nmaildir_sync = \"never\"\n", "delivery.maildir_sync", 2);
     expect_error("[delivery]\nbatch = 0\n", "delivery.batch", 2);
     expect_error("[delivery]\nbatch = 5000\n", "delivery.batch", 2);
+    expect_error("[delivery]\nnice = 20\n", "delivery.nice", 2);
+    expect_error("[delivery]\nnice = -1\n", "delivery.nice", 2);
 }
 
 TEST(ConfigErrors, WhatFormat) {
