@@ -38,6 +38,30 @@ int close_checked(int fd, int err) {
     return err;
 }
 
+// Writes `data` at offset 0 of an open file, then (with sync) fdatasyncs it.
+int pwrite_all(int fd, std::string_view data, bool sync) {
+    const char* p = data.data();
+    std::size_t left = data.size();
+    off_t off = 0;
+    while (left > 0) {
+        ssize_t n = ::pwrite(fd, p, left, off);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            return errno;
+        }
+        if (n == 0) return EIO;
+        p += n;
+        off += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    if (!sync) return 0;
+    int rc;
+    do {
+        rc = ::fdatasync(fd);
+    } while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : errno;
+}
+
 int write_to(const std::string& path, int flags, std::string_view data, bool sync, bool data_only) {
     int fd;
     do {
@@ -61,10 +85,42 @@ int PosixFileOps::write_file(const std::string& path, std::string_view data, boo
     return write_to(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, data, sync, false);
 }
 
+PosixFileOps::~PosixFileOps() {
+    for (const auto& [path, fd] : fds_) ::close(fd);
+}
+
+void PosixFileOps::forget(const std::string& path) {
+    std::lock_guard lk(mu_);
+    auto it = fds_.find(path);
+    if (it == fds_.end()) return;
+    ::close(it->second);
+    fds_.erase(it);
+}
+
 int PosixFileOps::overwrite_file(const std::string& path, std::string_view data, bool sync) {
     // An existing slot: no directory change, so fdatasync of the file alone makes it durable
     // (it also flushes a size change when the new content is longer than the old).
-    return write_to(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW, data, sync, true);
+    int fd = -1;
+    {
+        std::lock_guard lk(mu_);
+        if (auto it = fds_.find(path); it != fds_.end()) fd = it->second;
+    }
+    if (fd < 0) {
+        do {
+            fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+        } while (fd < 0 && errno == EINTR);
+        if (fd < 0) return errno;
+        std::lock_guard lk(mu_);
+        if (fds_.size() < kCachedFds && fds_.emplace(path, fd).second) {
+            // cached; closed by forget() or the destructor
+        } else {
+            // Not cached (full, or another thread cached this path meanwhile): use and close.
+            const int err = pwrite_all(fd, data, sync);
+            return close_checked(fd, err);
+        }
+    }
+    // Callers never write one slot from two threads at once; pwrite needs no shared offset.
+    return pwrite_all(fd, data, sync);
 }
 
 int PosixFileOps::append_file(const std::string& path, std::string_view data, bool sync) {
@@ -103,10 +159,13 @@ int PosixFileOps::read_file(const std::string& path, std::string& out) {
 }
 
 int PosixFileOps::rename_file(const std::string& from, const std::string& to) {
+    forget(from);
+    forget(to);
     return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
 }
 
 int PosixFileOps::remove_file(const std::string& path) {
+    forget(path);
     return ::unlink(path.c_str()) == 0 ? 0 : errno;
 }
 

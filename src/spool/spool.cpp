@@ -312,6 +312,9 @@ struct Spool::Impl {
     std::vector<std::uint32_t> free_slots;
     std::uint32_t next_slot = 0;
     bool indexed = false;
+    // Messages that have (or may have) a status file; removing the others skips an unlink that
+    // would only fail with ENOENT (most messages are delivered at the first attempt, no record).
+    std::unordered_set<std::string> with_status;
     std::mutex index_once_mu;  // serialises ensure_indexed (taken before idx_mu, never after)
 
     ~Impl() { shutdown(); }
@@ -468,6 +471,10 @@ struct Spool::Impl {
         if (!is_valid_queue_id(id) || !find(id)) return false;
         const std::string path = status_prefix + id;
         // A status file created here needs its directory entry synced too, or a crash may lose it.
+        {
+            std::lock_guard lk(idx_mu);
+            with_status.insert(id);
+        }
         const bool created = sync && !path_exists(path);
         if (fs->append_file(path, record, sync) != 0) return false;
         if (created && fs->sync_dir(status_dir) != 0) return false;
@@ -543,10 +550,13 @@ struct Spool::Impl {
                 indexed = true;
             }
         }
-        if (repair) {
-            for (const std::string& name : list_dir(status_prefix)) {
-                if (!find(name)) fs->remove_file(status_prefix + name);
+        for (const std::string& name : list_dir(status_prefix)) {
+            if (repair && !find(name)) {
+                fs->remove_file(status_prefix + name);
+                continue;
             }
+            std::lock_guard lk(idx_mu);
+            with_status.insert(name);
         }
         std::sort(entries.begin(), entries.end(), [](const QueueEntry& a, const QueueEntry& b) {
             return a.envelope.queue_id < b.envelope.queue_id;
@@ -584,7 +594,8 @@ Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<I
     // If a thread cannot be started, ~Impl (run as impl_ unwinds) joins the ones that did.
     const unsigned n = std::max(1u, opts.sync_threads);
     im.workers.reserve(n);
-    for (unsigned i = 0; i < n; ++i) im.workers.emplace_back([&im] {
+    for (unsigned i = 0; i < n; ++i)
+        im.workers.emplace_back([&im] {
             set_thread_name("sluice-spool");
             im.worker_loop();
         });
@@ -656,7 +667,12 @@ bool Spool::remove(const std::string& id) {
     const int err = impl_->fs->overwrite_file(impl_->slot_prefix + slot_name(*n),
                                               slot_header("FREE", {}), false);
     if (err != 0) return false;
-    impl_->fs->remove_file(impl_->status_prefix + id);
+    bool had_status;
+    {
+        std::lock_guard lk(impl_->idx_mu);
+        had_status = impl_->with_status.erase(id) != 0;
+    }
+    if (had_status) impl_->fs->remove_file(impl_->status_prefix + id);
     {
         std::lock_guard lk(impl_->idx_mu);
         impl_->slot_of.erase(id);

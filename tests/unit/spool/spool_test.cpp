@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iterator>
 #include <latch>
 #include <map>
 #include <mutex>
@@ -476,6 +477,50 @@ TEST(SpoolFaultConcurrent, AcknowledgedEqualsQueueContents) {
             EXPECT_GE(failures, 1) << "op " << op << " nth " << nth;
             EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op << " nth " << nth;
         }
+    }
+}
+
+// ---- the real file layer -----------------------------------------------------------------------
+
+std::string read_all(const stdfs::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+// overwrite_file keeps descriptors open; a file that is removed or renamed away must not keep
+// receiving writes through a stale descriptor.
+TEST(PosixFileOps, CachedDescriptorNeverOutlivesTheName) {
+    TempDir t;
+    PosixFileOps ops;
+    const std::string a = (t.path() / "a").string(), b = (t.path() / "b").string();
+    ASSERT_EQ(ops.write_file(a, "0123456789", true), 0);
+    ASSERT_EQ(ops.overwrite_file(a, "AB", true), 0);
+    EXPECT_EQ(read_all(a), "AB23456789");  // rewritten at offset 0, old tail kept
+    ASSERT_EQ(ops.overwrite_file(a, "xyz", false), 0);
+    EXPECT_EQ(read_all(a), "xyz3456789");
+
+    ASSERT_EQ(ops.remove_file(a), 0);
+    ASSERT_EQ(ops.write_file(a, "new file", true), 0);
+    ASSERT_EQ(ops.overwrite_file(a, "N", true), 0);
+    EXPECT_EQ(read_all(a), "New file");
+
+    ASSERT_EQ(ops.rename_file(a, b), 0);
+    EXPECT_EQ(ops.overwrite_file(a, "Z", true), ENOENT);
+    ASSERT_EQ(ops.overwrite_file(b, "n", true), 0);
+    EXPECT_EQ(read_all(b), "new file");
+}
+
+TEST(PosixFileOps, ManyFilesBeyondTheCacheStillWork) {
+    TempDir t;
+    PosixFileOps ops;
+    const std::size_t n = PosixFileOps::kCachedFds + 20;
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::string p = (t.path() / ("f" + std::to_string(i))).string();
+        ASSERT_EQ(ops.write_file(p, "....", false), 0);
+        ASSERT_EQ(ops.overwrite_file(p, std::to_string(i % 10), false), 0);
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        EXPECT_EQ(read_all(t.path() / ("f" + std::to_string(i))), std::to_string(i % 10) + "...");
     }
 }
 
