@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace sluice::delivery {
 namespace {
@@ -304,13 +305,18 @@ TEST(Maildir, UnsyncedCopyReportsPathAndDevice) {
 
 // After a power loss, a copy written without its own fsync can be a name with no (or wrong) data.
 // A retry must replace it, not count it as delivered.
+// Delivers basic_copy(md) once; returns the copy's file name in new/ and its content.
+std::pair<std::string, std::string> deliver_once(const MaildirCopy& c, const stdfs::path& md) {
+    EXPECT_TRUE(deliver_maildir(c).ok);
+    const std::string name = names(md / "new").at(0);
+    return {name, slurp(md / "new" / name)};
+}
+
 TEST(Maildir, CheckExistingReplacesADamagedCopyInNew) {
     TempDir t;
     const stdfs::path md = t.path() / "md";
     MaildirCopy c = basic_copy(md);
-    ASSERT_TRUE(deliver_maildir(c).ok);
-    const std::string name = names(md / "new").at(0);
-    const std::string good = slurp(md / "new" / name);
+    const auto [name, good] = deliver_once(c, md);
     for (const std::string& damage :
          {std::string(), good.substr(0, 10), good + "x", std::string(good.size(), '\0')}) {
         std::ofstream(md / "new" / name, std::ios::trunc | std::ios::binary) << damage;
@@ -330,9 +336,7 @@ TEST(Maildir, CheckExistingDeliversBesideADamagedCopyInCur) {
     TempDir t;
     const stdfs::path md = t.path() / "md";
     MaildirCopy c = basic_copy(md);
-    ASSERT_TRUE(deliver_maildir(c).ok);
-    const std::string name = names(md / "new").at(0);
-    const std::string good = slurp(md / "new" / name);
+    const auto [name, good] = deliver_once(c, md);
     stdfs::rename(md / "new" / name, md / "cur" / (name + ":2,S"));
     std::ofstream(md / "cur" / (name + ":2,S"), std::ios::trunc) << "";
     c.check_existing = true;
