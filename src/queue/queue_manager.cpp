@@ -507,7 +507,6 @@ void QueueManager::end_local_copies(Item& item, const std::map<std::uint64_t, in
     }
     item.copies.clear();
     auto remote = std::move(item.remote);
-    item.remote.clear();
     auto msg_keep = std::move(item.attempt_msg);
     if (remote.empty()) {
         finalize(item, msg_keep);

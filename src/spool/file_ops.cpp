@@ -110,14 +110,12 @@ int PosixFileOps::overwrite_file(const std::string& path, std::string_view data,
             fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         } while (fd < 0 && errno == EINTR);
         if (fd < 0) return errno;
-        std::lock_guard lk(mu_);
-        if (fds_.size() < kCachedFds && fds_.emplace(path, fd).second) {
-            // cached; closed by forget() or the destructor
-        } else {
-            // Not cached (full, or another thread cached this path meanwhile): use and close.
-            const int err = pwrite_all(fd, data, sync);
-            return close_checked(fd, err);
+        bool cached;
+        {
+            std::lock_guard lk(mu_);  // closed by forget() or the destructor once cached
+            cached = fds_.size() < kCachedFds && fds_.emplace(path, fd).second;
         }
+        if (!cached) return close_checked(fd, pwrite_all(fd, data, sync));  // full, or a race
     }
     // Callers never write one slot from two threads at once; pwrite needs no shared offset.
     return pwrite_all(fd, data, sync);

@@ -30,7 +30,8 @@ class FileOps {
 // overwrite_file keeps up to kCachedFds files open: slot files are rewritten again and again, and
 // an open()/close() pair per commit and per removal is measurable at thousands of messages a
 // second. remove_file and rename_file drop a cached descriptor, so a write never lands in a file
-// that has left its name.
+// that has left its name; they must not run while another thread writes the same path (the spool
+// owns each slot: one commit or one removal at a time).
 class PosixFileOps : public FileOps {
   public:
     static constexpr std::size_t kCachedFds = 256;

@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <charconv>
 #include <condition_variable>
@@ -316,6 +317,7 @@ struct Spool::Impl {
     // would only fail with ENOENT (most messages are delivered at the first attempt, no record).
     std::unordered_set<std::string> with_status;
     std::mutex index_once_mu;  // serialises ensure_indexed (taken before idx_mu, never after)
+    std::atomic<bool> indexed_once{false};  // `indexed` as seen without a lock, once it is true
 
     ~Impl() { shutdown(); }
 
@@ -567,12 +569,15 @@ struct Spool::Impl {
     // The first caller reads the spool; concurrent first callers wait for that scan rather than
     // scanning again while the first one's commits are already writing slots.
     void ensure_indexed() {
+        if (indexed_once.load(std::memory_order_acquire)) return;  // every commit asks: no locks
         std::lock_guard scan_lk(index_once_mu);
+        bool have_index;
         {
             std::lock_guard lk(idx_mu);
-            if (indexed) return;
+            have_index = indexed;  // recover() may have built it
         }
-        scan(false);
+        if (!have_index) scan(false);
+        indexed_once.store(true, std::memory_order_release);
     }
 };
 
@@ -671,13 +676,10 @@ bool Spool::remove(const std::string& id) {
     {
         std::lock_guard lk(impl_->idx_mu);
         had_status = impl_->with_status.erase(id) != 0;
-    }
-    if (had_status) impl_->fs->remove_file(impl_->status_prefix + id);
-    {
-        std::lock_guard lk(impl_->idx_mu);
         impl_->slot_of.erase(id);
         impl_->free_slots.push_back(*n);
     }
+    if (had_status) impl_->fs->remove_file(impl_->status_prefix + id);
     return true;
 }
 
