@@ -406,14 +406,16 @@ void QueueManager::worker() {
             continue;
         }
         std::vector<bool> active(batch.size());
-        std::map<std::uint64_t, std::string> to_sync;  // device -> a path on it
+        std::map<std::uint64_t, std::string> to_sync;  // device -> a directory on it
         for (std::size_t i = 0; i < batch.size(); ++i) {
             Item& item = batch[i];
             item.held_bytes = item.msg ? item.msg->message.size() : 0;
             active[i] = begin_attempt(item);
             if (!active[i]) continue;
             for (const auto& c : item.copies) {
-                if (!c.path.empty()) to_sync.emplace(c.device, c.path);
+                // Sync through the copy's directory: a reader may already have moved the file
+                // itself from new/ to cur/.
+                if (!c.path.empty()) to_sync.emplace(c.device, c.path.substr(0, c.path.rfind('/')));
             }
         }
         std::map<std::uint64_t, int> failed;

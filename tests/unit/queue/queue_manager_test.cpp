@@ -180,6 +180,31 @@ TEST_F(Fixture, FailedBatchSyncTakesCopiesBackAndRetries) {
     EXPECT_EQ(qm->stats().bounces, 0u);
 }
 
+// A Maildir reader (Dovecot) may move a new copy to cur/ before the batch sync runs: the sync must
+// not depend on the file still being in new/, or the message is deferred for nothing.
+TEST_F(Fixture, BatchSyncSurvivesAReaderMovingTheCopy) {
+    qm->stop();
+    auto o = queue::options_from(cfg, &courier);
+    o.workers = 1;
+    o.sync_fs = [this](const std::string& path) {
+        ++syncs;
+        const fs::path box = dir / "mail" / "example.org" / "alice";
+        std::error_code ec;
+        for (const auto& e : fs::directory_iterator(box / "new", ec))
+            fs::rename(e.path(), box / "cur" / (e.path().filename().string() + ":2,S"), ec);
+        return delivery::sync_filesystem(path);
+    };
+    qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
+    qm->start({});
+    submit("bob@example.org", {"alice@example.org"});
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(qm->stats().deferred, 0u);
+    EXPECT_EQ(qm->stats().delivered_copies, 1u);
+    const fs::path cur = dir / "mail" / "example.org" / "alice" / "cur";
+    EXPECT_EQ(std::distance(fs::directory_iterator(cur), {}), 1);
+    EXPECT_EQ(mails("alice"), 0u);
+}
+
 TEST_F(Fixture, ManyReadyMessagesShareSyncs) {
     qm->stop();  // queue up work first, then let one thread take it in batches
     auto o = queue::options_from(cfg, &courier);
