@@ -109,7 +109,8 @@ void QueueManager::start(std::vector<spool::QueueEntry> recovered) {
             it.status = std::move(e.recipients);
             it.check_existing = true;  // a previous run may have delivered some copies already
             it.held = e.held;
-            if (it.held) continue;  // stays in the spool until released
+            it.delay_warned = e.delay_warned;  // sent before the restart: not again
+            if (it.held) continue;             // stays in the spool until released
             bool pending = std::any_of(it.status.begin(), it.status.end(), [](auto& s) {
                 return s.state == spool::RecipientState::pending;
             });
@@ -300,6 +301,7 @@ AdminResult QueueManager::release(const std::string& id) {
     it.received_at_us = e->envelope.received_at_us;
     it.status = std::move(e->recipients);
     it.check_existing = true;  // an earlier attempt may have made some copies
+    it.delay_warned = e->delay_warned;
     {
         std::lock_guard lock(mu_);
         ready_.push_back(std::move(it));
@@ -776,13 +778,11 @@ bool QueueManager::send_dsn(const spool::StoredMessage& msg, Item& item, std::in
         }
         req.recipients.push_back(std::move(d));
     }
-    if (delayed_any) {
-        item.delay_warned = true;
-        req.retry_until_us = env.received_at_us + to_us(opts_.lifetime);
-    }
+    if (delayed_any) req.retry_until_us = env.received_at_us + to_us(opts_.lifetime);
     if (req.recipients.empty()) return true;
     if (env.sender.empty()) {
         // RFC 5321 4.5.5 / RFC 3461: never a DSN about a DSN (or any message from <>).
+        if (delayed_any) item.delay_warned = true;  // nothing to warn about at later attempts
         log::warn("dsn_suppressed", {{"queue_id", env.queue_id}, {"reason", "null sender"}});
         return true;
     }
@@ -793,8 +793,19 @@ bool QueueManager::send_dsn(const spool::StoredMessage& msg, Item& item, std::in
     spool_.commit(dsn, [&p](spool::CommitResult r) { p.set_value(std::move(r)); });
     auto r = f.get();
     if (!r.ok) {
+        // A delay warning not stored is tried again at the next attempt.
         log::error("dsn", {{"queue_id", env.queue_id}, {"dsn_id", id}, {"error", r.error}});
         return false;
+    }
+    if (delayed_any) {
+        // Recorded (synced) only once the warning is durable, so a restart neither sends it again
+        // nor loses it; a crash between the two writes can at worst send it twice.
+        item.delay_warned = true;
+        if (!spool_.set_delay_warned(item.id))
+            log::warn("dsn_delay_not_recorded",
+                      {{"queue_id", env.queue_id},
+                       {"dsn_id", id},
+                       {"error", "cannot record the delay warning in the spool"}});
     }
     log::info("dsn", {{"queue_id", env.queue_id},
                       {"dsn_id", id},

@@ -147,7 +147,7 @@ class QueueManager {
         std::int64_t received_at_us = 0;
         bool check_existing = false;
         bool held = false;
-        bool delay_warned = false;  // in memory only: a restart may warn once more
+        bool delay_warned = false;  // the "delayed" DSN was sent (kept in the spool: W record)
         // During an attempt:
         std::vector<Outcome> outcomes;
         std::vector<delivery::RemoteResult> remote_results;

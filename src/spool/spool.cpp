@@ -68,6 +68,7 @@ bool path_exists(const std::string& p) {
 // One record per line, printable ASCII only, ending in a CRC-32 of everything before it:
 //   "R" SP index SP state SP attempts SP next_attempt_us SP error SP crc     (recipient status)
 //   "H" SP (0 / 1) SP crc                                                      (held flag)
+//   "W" SP 1 SP crc                                           (the "delayed" DSN has been sent)
 // error is percent-encoded (bytes outside 0x21..0x7e, and '%'), so it holds no spaces or newlines.
 // Each record is appended as "\n" record "\n": the leading newline keeps a record written after a
 // torn one (crash mid-append) on a line of its own, so only the torn record is lost.
@@ -163,6 +164,10 @@ std::string held_record(bool held) {
     return wrap_record(held ? "H 1 " : "H 0 ");
 }
 
+std::string delay_warned_record() {
+    return wrap_record("W 1 ");
+}
+
 // Splits a line into space-separated fields (exactly; empty fields are kept).
 std::vector<std::string_view> split_fields(std::string_view line) {
     std::vector<std::string_view> out;
@@ -178,9 +183,10 @@ std::vector<std::string_view> split_fields(std::string_view line) {
     }
 }
 
-// Folds status records into `rcpts` and `held`. Lines that fail their CRC (a torn last record) or
-// do not parse are skipped; the last valid record for each recipient wins.
-void fold_status(std::string_view file, std::vector<RecipientStatus>& rcpts, bool& held) {
+// Folds status records into `e` (recipients, held, delay_warned). Lines that fail their CRC (a torn
+// last record) or do not parse are skipped; the last valid record for each recipient wins.
+void fold_status(std::string_view file, QueueEntry& e) {
+    std::vector<RecipientStatus>& rcpts = e.recipients;
     std::size_t pos = 0;
     std::string error;
     while (pos < file.size()) {
@@ -203,7 +209,11 @@ void fold_status(std::string_view file, std::vector<RecipientStatus>& rcpts, boo
         if (!hex_ok || got != want) continue;
         auto f = split_fields(body.substr(0, body.size() - 1));  // drop the space before the CRC
         if (f.size() == 2 && f[0] == "H" && (f[1] == "0" || f[1] == "1")) {
-            held = f[1] == "1";
+            e.held = f[1] == "1";
+            continue;
+        }
+        if (f.size() == 2 && f[0] == "W" && f[1] == "1") {
+            e.delay_warned = true;
             continue;
         }
         if (f.size() != 6 || f[0] != "R") continue;
@@ -464,7 +474,7 @@ struct Spool::Impl {
         e.recipients.resize(e.envelope.recipients.size());
         std::string status;
         if (fs->read_file(status_prefix + e.envelope.queue_id, status) == 0) {
-            fold_status(status, e.recipients, e.held);
+            fold_status(status, e);
         }
         return e;
     }
@@ -660,6 +670,11 @@ bool Spool::record_status(const std::string& id, std::size_t rcpt_index, const R
 bool Spool::set_held(const std::string& id, bool held) {
     impl_->ensure_indexed();
     return impl_->append_status(id, held_record(held), true);
+}
+
+bool Spool::set_delay_warned(const std::string& id) {
+    impl_->ensure_indexed();
+    return impl_->append_status(id, delay_warned_record(), true);
 }
 
 bool Spool::remove(const std::string& id) {

@@ -6,7 +6,8 @@
 //                     (format.hpp). A commit rewrites a free slot in place and fdatasyncs it; only
 //                     a new slot (the spool growing) creates a file, and then the directory is
 //                     synced.
-//   status/<id>       append-only per-recipient delivery records (delivered / failed / deferred)
+//   status/<id>       append-only per-recipient delivery records (delivered / failed / deferred),
+//                     plus the held mark and the "delay warning sent" mark
 //   corrupt/          copies of slots that failed their self-check at recovery, for the operator
 //
 // Concurrency: commits run on `sync_threads` threads at once so their syncs overlap and share
@@ -51,6 +52,7 @@ struct QueueEntry {
     std::vector<RecipientStatus> recipients;  // parallel to envelope.recipients
     std::uint64_t message_size = 0;
     bool held = false;
+    bool delay_warned = false;  // the "delayed" DSN (queue.delay_warning) has been sent
 };
 
 class Spool {
@@ -90,6 +92,9 @@ class Spool {
     bool record_status(const std::string& id, std::size_t rcpt_index, const RecipientStatus& st,
                        bool sync);
     bool set_held(const std::string& id, bool held);
+    // Records that the "delayed" DSN for this message has been sent (synced), so a restart does
+    // not send a second one.
+    bool set_delay_warned(const std::string& id);
 
     // Removes a fully handled message (queue file and status). Blocking.
     bool remove(const std::string& id);

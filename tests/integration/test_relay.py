@@ -306,6 +306,19 @@ def test_delay_warning_once(relay):
     time.sleep(2.5)  # more retries, no second warning
     assert len(s.messages("alice")) == 1
     assert len(s.queue_files()) == 1
+    # A restart keeps the "warning sent" mark (a W status record): retries go on, no second DSN.
+    s.stop()
+    before = log_text(s)
+    deferred = len(re.findall(r"event=relay .*result=deferred", before))
+    dsns = len(re.findall(r"event=dsn ", before))
+    s.start()
+    deadline = time.monotonic() + 15
+    while len(re.findall(r"event=relay .*result=deferred", log_text(s))) < deferred + 2:
+        assert time.monotonic() < deadline, log_text(s)
+        time.sleep(0.05)
+    assert len(re.findall(r"event=dsn ", log_text(s))) == dsns
+    assert len(s.messages("alice")) == 1
+    assert len(s.queue_files()) == 1
 
 
 def test_route_overrides_mx_and_servfail_is_temporary(relay, dns, sinks):

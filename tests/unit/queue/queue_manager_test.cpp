@@ -123,6 +123,31 @@ struct Fixture : ::testing::Test {
         return static_cast<std::size_t>(std::distance(fs::directory_iterator(p), {}));
     }
 
+    // Remote deliveries keep failing temporarily, and the sender gets a "delayed" DSN at once.
+    queue::Options delay_warning_options() {
+        auto o = queue::options_from(cfg, &courier);
+        o.workers = 1;
+        o.retry_initial = 50ms;
+        o.retry_max = 100ms;
+        o.delay_warning = 1ms;
+        return o;
+    }
+
+    // Submits one message to a remote recipient that answers 451, and waits until the delay
+    // warning has reached the sender (bob) and left the spool. Returns the message's queue ID.
+    std::string submit_until_delay_warning() {
+        courier.replies = {{451, "4.2.2", "mailbox full"}};
+        qm->stop();
+        qm = std::make_unique<queue::QueueManager>(delay_warning_options(), *spool, *router);
+        qm->start({});
+        submit("bob@example.org", {"x@a.test"});
+        const std::string id = spool->list_ids().at(0);
+        EXPECT_TRUE(eventually([&] { return mails("bob") == 1; }));
+        EXPECT_TRUE(eventually([&] { return spool->list_ids().size() == 1; }));  // DSN delivered
+        EXPECT_EQ(qm->stats().bounces, 1u);
+        return id;
+    }
+
     template <class F>
     bool eventually(F f) {
         for (int i = 0; i < 200; ++i) {
@@ -272,4 +297,41 @@ TEST_F(Fixture, AdminCommandsOnUnknownMessagesFail) {
     EXPECT_FALSE(qm->release(id).ok);
     EXPECT_FALSE(qm->remove(id).ok);
     EXPECT_EQ(qm->flush(), 0u);
+}
+
+// The "delay warning sent" mark is kept in the spool: a restart (new Spool, recover(), new
+// QueueManager) goes on retrying the message but does not warn the sender a second time.
+TEST_F(Fixture, DelayWarningIsNotRepeatedAfterARestart) {
+    const std::string id = submit_until_delay_warning();
+    EXPECT_TRUE(spool->load_entry(id)->delay_warned);
+
+    qm->stop();
+    courier.join();
+    qm.reset();
+    spool = std::make_unique<spool::Spool>(spool::Spool::Options{dir / "spool", 1, nullptr});
+    auto recovered = spool->recover();
+    ASSERT_EQ(recovered.size(), 1u);
+    EXPECT_TRUE(recovered[0].delay_warned);
+    qm = std::make_unique<queue::QueueManager>(delay_warning_options(), *spool, *router);
+    const int jobs = courier.jobs;
+    qm->start(std::move(recovered));
+    ASSERT_TRUE(eventually([&] { return courier.jobs >= jobs + 3; }));  // still retried
+    EXPECT_EQ(qm->stats().bounces, 0u);
+    EXPECT_EQ(mails("bob"), 1u);
+    EXPECT_EQ(spool->list_ids(), std::vector<std::string>{id});
+}
+
+// Release rebuilds the message from the spool: it must not forget the warning either.
+TEST_F(Fixture, DelayWarningIsNotRepeatedAfterHoldAndRelease) {
+    const std::string id = submit_until_delay_warning();
+    auto r = qm->hold(id);
+    ASSERT_TRUE(r.ok) << r.message;
+    // Out of the schedule (an attempt in flight ends first), so release reads it from the spool.
+    ASSERT_TRUE(eventually([&] { return qm->stats().queued == 0; }));
+    const int jobs = courier.jobs;
+    r = qm->release(id);
+    ASSERT_TRUE(r.ok) << r.message;
+    ASSERT_TRUE(eventually([&] { return courier.jobs >= jobs + 3; }));
+    EXPECT_EQ(qm->stats().bounces, 1u);  // the one before the hold
+    EXPECT_EQ(mails("bob"), 1u);
 }

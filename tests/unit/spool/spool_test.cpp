@@ -774,6 +774,119 @@ TEST(SpoolRecover, GarbageStatusFileIsHarmless) {
     EXPECT_FALSE(e->held);
 }
 
+// "Delay warning sent" is a status record of its own: synced, CRC'ed, kept across a restart, and
+// left alone by the other records.
+TEST(SpoolRecover, DelayWarnedRecordRoundTrip) {
+    TempDir t;
+    auto m = make_message(2);
+    const std::string id = m->envelope.queue_id;
+    {
+        Spool s({t.path(), 1, nullptr});
+        ASSERT_TRUE(commit_sync(s, m).ok);
+        EXPECT_FALSE(s.load_entry(id)->delay_warned);
+        ASSERT_TRUE(s.set_delay_warned(id));
+        // The exact bytes: "W 1 " and the CRC-32 of those four bytes (docs/queue-format.md).
+        EXPECT_EQ(read_all(t.path() / "status" / id), "\nW 1 b2e0899d\n");
+        EXPECT_TRUE(s.load_entry(id)->delay_warned);
+        RecipientStatus st;
+        st.attempts = 1;
+        st.last_error = "451 4.2.2 mailbox full";
+        ASSERT_TRUE(s.record_status(id, 0, st, true));
+        ASSERT_TRUE(s.set_held(id, true));
+        ASSERT_TRUE(s.set_held(id, false));
+        EXPECT_FALSE(s.set_delay_warned(new_queue_id(now_us())));  // no such message
+        EXPECT_FALSE(s.set_delay_warned("../../etc/passwd"));
+    }
+    Spool s({t.path(), 1, nullptr});
+    auto entries = s.recover();
+    ASSERT_EQ(entries.size(), 1u);
+    EXPECT_TRUE(entries[0].delay_warned);
+    EXPECT_FALSE(entries[0].held);
+    EXPECT_EQ(entries[0].recipients[0].attempts, 1);
+    EXPECT_EQ(entries[0].recipients[0].last_error, "451 4.2.2 mailbox full");
+    EXPECT_TRUE(committed_ids(t.path()).count(id));
+    Spool reader({t.path(), 1, nullptr});
+    EXPECT_TRUE(reader.scan().at(0).delay_warned);  // the CLI's read-only view too
+}
+
+// A crash in the middle of appending the W record leaves it torn: it is ignored (the warning may
+// be sent again, never lost), and a W record appended after it is read.
+TEST(SpoolRecover, TornDelayWarnedRecordIsIgnored) {
+    TempDir t;
+    auto m = make_message(1);
+    const std::string id = m->envelope.queue_id;
+    const stdfs::path status = t.path() / "status" / id;
+    RecipientStatus st;
+    st.attempts = 1;
+    st.next_attempt_us = 1000;
+    {
+        Spool s({t.path(), 1, nullptr});
+        ASSERT_TRUE(commit_sync(s, m).ok);
+        ASSERT_TRUE(s.record_status(id, 0, st, true));
+        ASSERT_TRUE(s.set_delay_warned(id));
+    }
+    const auto full = stdfs::file_size(status);
+    for (std::uintmax_t cut = 1; cut <= 13; ++cut) {  // every cut inside "\nW 1 b2e0899d\n"
+        SCOPED_TRACE(cut);
+        TempDir copy;
+        stdfs::copy(t.path(), copy.path(), stdfs::copy_options::recursive);
+        stdfs::resize_file(copy.path() / "status" / id, full - cut);
+        Spool s({copy.path(), 1, nullptr});
+        auto entries = s.recover();
+        ASSERT_EQ(entries.size(), 1u);
+        // Cutting only the final LF leaves a complete record: it still counts.
+        EXPECT_EQ(entries[0].delay_warned, cut == 1);
+        EXPECT_EQ(entries[0].recipients[0].attempts, 1);
+        EXPECT_EQ(entries[0].recipients[0].next_attempt_us, 1000);
+        ASSERT_TRUE(s.set_delay_warned(id));
+        EXPECT_TRUE(s.load_entry(id)->delay_warned);
+    }
+    // Damaged rather than cut: a wrong CRC, or a well-formed CRC over anything but "W 1 ".
+    for (const char* junk :
+         {"\nW 1 b2e0899e\n", "\nW 1 B2E0899D\n", "\nW 0 abfbb8dc\n", "\nW 2 99cdda5e\n",
+          "\nW  1 295d2a62\n", "\nW 1 1 ec6148b6\n", "\nW 01 357b8912\n"}) {
+        SCOPED_TRACE(junk);
+        TempDir other;
+        auto n = make_message(1);
+        Spool s({other.path(), 1, nullptr});
+        ASSERT_TRUE(commit_sync(s, n).ok);
+        append_raw(other.path() / "status" / n->envelope.queue_id, junk);
+        EXPECT_FALSE(s.load_entry(n->envelope.queue_id)->delay_warned);
+    }
+}
+
+// A status file written before W records existed (the bytes the earlier format produced) still
+// loads, with the flag clear.
+TEST(SpoolRecover, StatusFileWithoutDelayWarnedRecordsLoads) {
+    TempDir t;
+    auto m = make_message(2);
+    const std::string id = m->envelope.queue_id;
+    {
+        Spool s({t.path(), 1, nullptr});
+        ASSERT_TRUE(commit_sync(s, m).ok);
+    }
+    append_raw(t.path() / "status" / id,
+               "\nR 0 0 1 1000 451%204.3.0%20later a6b234b4\n\nH 1 ba9ace54\n");
+    Spool s({t.path(), 1, nullptr});
+    auto entries = s.recover();
+    ASSERT_EQ(entries.size(), 1u);
+    const QueueEntry& e = entries[0];
+    EXPECT_FALSE(e.delay_warned);
+    EXPECT_TRUE(e.held);
+    ASSERT_EQ(e.recipients.size(), 2u);
+    EXPECT_EQ(e.recipients[0].state, RecipientState::pending);
+    EXPECT_EQ(e.recipients[0].attempts, 1);
+    EXPECT_EQ(e.recipients[0].next_attempt_us, 1000);
+    EXPECT_EQ(e.recipients[0].last_error, "451 4.3.0 later");
+    EXPECT_EQ(e.recipients[1].attempts, 0);
+    // A W appended to such a file works as on a new one.
+    ASSERT_TRUE(s.set_delay_warned(id));
+    auto again = s.load_entry(id);
+    EXPECT_TRUE(again->delay_warned);
+    EXPECT_TRUE(again->held);
+    EXPECT_EQ(again->recipients[0].attempts, 1);
+}
+
 TEST(SpoolRecover, DuplicateSlotIsFreedNotDeliveredTwice) {
     TempDir t;
     auto m = make_message(1);
