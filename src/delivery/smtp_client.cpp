@@ -18,6 +18,8 @@ namespace sluice::delivery {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+// Time allowed to send our TLS close_notify after QUIT.
+constexpr std::chrono::milliseconds kTlsCloseTimeout = 2s;
 
 // GCC 12 miscompiles some coroutine constructs (co_await inside conditions and ?:, braced
 // initializer lists in co_return): replies are built by this plain function and awaited values
@@ -376,13 +378,28 @@ asio::awaitable<std::vector<smtp::Reply>> SmtpConnection::send(const Envelope& e
 }
 
 asio::awaitable<void> SmtpConnection::quit() {
+    auto self = shared_from_this();  // the caller may drop its reference while we wait
     if (usable()) {
         auto saved = opts_.command_timeout;
         opts_.command_timeout = std::min<std::chrono::milliseconds>(saved, 5s);
         (void)co_await command("QUIT\r\n");
         opts_.command_timeout = saved;
     }
-    close();  // no TLS close_notify exchange: the peer has said 221 or is gone
+    if (tls_ && usable()) co_await close_tls();
+    close();
+}
+
+// Ends the TLS session with our close_notify (RFC 8446 6.1) so that the peer sees a clean end
+// rather than a truncation. One-way: after QUIT there is nothing more to hear, so we do not wait
+// for the peer's close_notify. Marking it as received makes SSL_shutdown send ours and report
+// done without reading; async_shutdown then only writes a few bytes, within kTlsCloseTimeout.
+asio::awaitable<void> SmtpConnection::close_tls() {
+    SSL* ssl = stream_.native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    arm(kTlsCloseTimeout);
+    auto [ec] = co_await stream_.async_shutdown(kTuple);
+    (void)ec;  // the connection is closed next either way
+    disarm();
 }
 
 }  // namespace sluice::delivery

@@ -66,7 +66,8 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
     boost::asio::awaitable<std::vector<smtp::Reply>> send(const Envelope& env,
                                                           std::string_view message);
 
-    // QUIT, politely and briefly; closes the connection.
+    // QUIT, politely and briefly; ends TLS with our close_notify (not waiting for the peer's);
+    // closes the connection.
     boost::asio::awaitable<void> quit();
     void close();
 
@@ -89,6 +90,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
                                                                     std::string host,
                                                                     const ClientOptions& opts);
     boost::asio::awaitable<std::optional<smtp::Reply>> authenticate();
+    boost::asio::awaitable<void> close_tls();
     // Why this message cannot go to this peer (8BITMIME, SMTPUTF8, SIZE...), if it cannot.
     std::optional<smtp::Reply> refusal(const Envelope& env, std::string_view message,
                                        bool eight_bit) const;

@@ -33,6 +33,8 @@ namespace {
 constexpr std::size_t kReadBuffer = 16 * 1024;
 // Time allowed to deliver a final 421 to a client after a timeout.
 constexpr auto kFinalWriteTimeout = std::chrono::seconds(10);
+// Time allowed to send our TLS close_notify at the end of a session.
+constexpr auto kTlsCloseTimeout = std::chrono::seconds(2);
 
 std::int64_t wall_now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -121,6 +123,7 @@ asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool
     } catch (const std::exception& e) {
         close_reason_ = fmt::format("error: {}", e.what());
     }
+    co_await close_tls();
     done_ = true;
     timer_.cancel();
     boost::system::error_code ec;
@@ -177,6 +180,7 @@ asio::awaitable<bool> Connection::flush() {
                         : co_await asio::async_write(socket_, asio::buffer(out), as_tuple_awaitable);
     out.clear();
     if (ec) {
+        tls_clean_ = false;  // a TLS record may have been cut short
         close_reason_ = timed_out_ ? "timeout" : "write_error";
         co_return false;
     }
@@ -231,6 +235,10 @@ asio::awaitable<void> Connection::serve() {
                     continue;
                 }
                 if (!co_await flush()) co_return;
+                // A shutdown requested while the replies were being written found no read to
+                // cancel: act on it now rather than after the client's next command.
+                if (shutdown_requested_ && (force_shutdown_ || !session_.in_transaction()))
+                    continue;
                 bool in_msg = session_.in_message();
                 if (in_msg && !in_message_) {
                     message_started_ = clock::now();
@@ -252,6 +260,8 @@ asio::awaitable<void> Connection::serve() {
                         continue;
                     }
                     if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
+                    // eof over TLS: the client's close_notify; ours still answers it.
+                    if (ec != asio::error::eof) tls_clean_ = false;
                     close_reason_ = ec == asio::error::eof ? "eof" : "read_error";
                     co_return;
                 }
@@ -333,11 +343,31 @@ asio::awaitable<bool> Connection::handshake() {
         log::info("tls_failed", {{"session", id_}, {"ip", client_ip_}, {"error", ec.message()}});
         co_return false;
     }
+    tls_clean_ = true;
     log::info("tls", {{"session", id_},
                       {"ip", client_ip_},
                       {"version", SSL_get_version(tls_->native_handle())},
                       {"cipher", SSL_CIPHER_get_name(SSL_get_current_cipher(tls_->native_handle()))}});
     co_return true;
+}
+
+// Ends an intact TLS session with our close_notify alert (RFC 8446 6.1), so that the client can
+// tell the end of the session from a truncation. One-way: the SMTP dialogue is over, so we do not
+// wait for the client's close_notify (a client that never sends one must not hold the connection
+// or its slot). Marking the client's as received makes SSL_shutdown send ours and report done
+// without reading; async_shutdown then only writes a few bytes. The watchdog bounds that write by
+// kTlsCloseTimeout (a client that reads nothing, its window full): it cancels, then closes.
+asio::awaitable<void> Connection::close_tls() {
+    if (!tls_ || !tls_clean_ || !socket_.is_open()) co_return;
+    tls_clean_ = false;
+    SSL* ssl = tls_->native_handle();
+    SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
+    // Not set_deadline(): the session deadline may have passed (that is why we are closing).
+    deadline_ = clock::now() + kTlsCloseTimeout;
+    if (deadline_ < timer_.expiry()) timer_.cancel();
+    auto [ec] = co_await tls_->async_shutdown(as_tuple_awaitable);
+    if (ec)
+        log::debug("tls_close", {{"session", id_}, {"ip", client_ip_}, {"error", ec.message()}});
 }
 
 policy::Subjects Connection::subjects() const {

@@ -9,8 +9,10 @@
 // TLS: the connection keeps its tcp::socket and, after STARTTLS (or at once on an implicit-TLS
 // listener), layers an ssl::stream<tcp::socket&> over it; reads and writes pick the stream with
 // one branch, so the plaintext path costs no allocation or virtual call. The deadline watchdog
-// cancels the socket either way. AUTH credentials are checked on the auth thread pool (argon2id
-// is slow on purpose); failures are delayed and counted per client address (auth::LoginGuard).
+// cancels the socket either way. A TLS session ends with our close_notify before the TCP close
+// (one-way, under a short deadline: see close_tls). AUTH credentials are checked on the auth
+// thread pool (argon2id is slow on purpose); failures are delayed and counted per client address
+// (auth::LoginGuard).
 //
 // SECURITY: everything read from the socket goes to the Session, which validates it; this layer
 // only bounds time and memory (fixed read buffer, no unbounded queues). Bytes read before a
@@ -54,6 +56,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::asio::awaitable<void> watchdog();
     boost::asio::awaitable<bool> flush();
     boost::asio::awaitable<bool> handshake();
+    boost::asio::awaitable<void> close_tls();
     boost::asio::awaitable<void> authenticate();
     smtp::Reply check_sender();
     std::optional<smtp::Reply> recipient_rate_limit();
@@ -67,6 +70,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Set once TLS is up; holds the context it was made with (a SIGHUP reload swaps the server's).
     std::shared_ptr<boost::asio::ssl::context> tls_ctx_;
     std::unique_ptr<boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>> tls_;
+    // The TLS session is intact: handshake done, no TLS read or write has failed (a read cancelled
+    // by a deadline or a shutdown leaves it intact). Only then may it end with close_notify.
+    bool tls_clean_ = false;
     boost::asio::steady_timer timer_;
     Context& ctx_;
     const config::Listener& listener_;
