@@ -5,6 +5,8 @@
 # Maildir. Shows where a message's cost goes before reaching for perf.
 #
 #   bench/thread_costs.sh [MESSAGES] [SIZE] [extra TOML appended to the config]
+#   SYSCALLS=1 bench/thread_costs.sh ...   also counts system calls per message, per thread
+#   ROOT_TOML='workers = 1' bench/thread_costs.sh ...   top-level keys for the config
 #
 # Needs smtp-source (Debian's postfix package; scripts/setup.sh installs it) and a Release build in
 # build-release/ (bench/compare.py makes one).
@@ -19,6 +21,7 @@ port=$((20000 + RANDOM % 20000))
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
 
 cat > "$work/sluice.toml" <<TOML
+${ROOT_TOML:-}
 hostname = "bench.local"
 data_dir = "$work/data"
 [[listener]]
@@ -54,12 +57,23 @@ $(awk '{print $14 + $15}' "$t/stat")"
 
 send 2000 && wait_for 2000  # warm up: slots exist, caches are hot
 snapshot >"$work/before"
+if [ -n "${SYSCALLS:-}" ]; then  # per-thread system call counts (slows the run down)
+    perf trace -s -p "$pid" -o "$work/syscalls" &
+    tracer=$!
+    sleep 1
+fi
 start=$(date +%s.%N)
 send "$n"
 accepted=$(date +%s.%N)
 wait_for $((n + 2000))
 done_at=$(date +%s.%N)
 snapshot >"$work/after"
+if [ -n "${SYSCALLS:-}" ]; then
+    kill -INT "$tracer"
+    wait "$tracer" || true
+    awk -v n="$n" '/\(/ && /[0-9]+\)/ { print; next } $1 ~ /^[a-z_0-9]+$/ && $2 ~ /^[0-9]+$/ {
+        printf "    %-20s %6.2f per message\n", $1, $2 / n }' "$work/syscalls"
+fi
 hz=$(getconf CLK_TCK)
 awk -v n="$n" -v s="$start" -v a="$accepted" -v d="$done_at" 'BEGIN {
     printf "accepted/s %.0f   end-to-end/s %.0f\n", n / (a - s), n / (d - s) }'

@@ -1,11 +1,12 @@
 // config.hpp: the whole validated configuration of a Sluice instance.
 //
 // A Config is only ever built by load_file/load_string/default_config, which validate every key: a
-// Config that exists is complete and consistent (no half-configured server). Unknown keys are errors,
-// so a typo never silently falls back to a default. docs/configuration.md documents every key.
+// Config that exists is complete and consistent (no half-configured server). Unknown keys are
+// errors, so a typo never silently falls back to a default. docs/configuration.md documents every
+// key.
 //
-// SECURITY: the file is trusted operator input, but its values become paths, limits and access lists,
-// so each is range-checked here rather than where it is used.
+// SECURITY: the file is trusted operator input, but its values become paths, limits and access
+// lists, so each is range-checked here rather than where it is used.
 #pragma once
 
 #include <chrono>
@@ -43,7 +44,7 @@ struct Listener {
     // empty and the client is not in it.
     CidrList allow{};
     CidrList deny{};
-    std::optional<DenyAction> deny_action{};  // none: access.deny_action
+    std::optional<DenyAction> deny_action{};    // none: access.deny_action
     std::optional<std::size_t> message_size{};  // none: limits.message_size
 };
 
@@ -57,22 +58,22 @@ struct Tls {
 };
 
 struct AuthUser {
-    std::string name;           // the login, lower-cased ("alice@example.org")
-    std::string password_hash;  // "$argon2id$..." (sluice passwd)
-    std::vector<std::string> addresses;  // more envelope senders it owns ("a@b", "@domain")
+    std::string name;                           // the login, lower-cased ("alice@example.org")
+    std::string password_hash;                  // "$argon2id$..." (sluice passwd)
+    std::vector<std::string> addresses;         // more envelope senders it owns ("a@b", "@domain")
     std::optional<std::size_t> message_size{};  // after AUTH, replaces the listener's limit
 };
 
 // [auth]: who may log in (RFC 4954) and the failed-login policy.
 struct Auth {
-    std::vector<AuthUser> users;      // [[auth.user]]
+    std::vector<AuthUser> users;        // [[auth.user]]
     std::filesystem::path sqlite_file;  // more users in SQLite; empty = none
     std::size_t lockout_failures = 5;   // failures within lockout_window that lock the client out
     Duration lockout_window = std::chrono::minutes(10);
     Duration lockout_duration = std::chrono::minutes(15);
     Duration failure_delay = std::chrono::seconds(1);  // after a failure; doubles each time
     Duration max_failure_delay = std::chrono::seconds(8);
-    unsigned threads = 2;  // password hashing threads (argon2id is slow on purpose)
+    unsigned threads = 2;            // password hashing threads (argon2id is slow on purpose)
     bool check_from_header = false;  // an authenticated user's From: must be an address it owns
 
     bool enabled() const { return !users.empty() || !sqlite_file.empty(); }
@@ -96,23 +97,23 @@ struct Limits {
     std::size_t text_line = 1000;                 // octets incl. CRLF; RFC minimum 1000
     std::size_t connections = 1000;               // in total
     std::size_t connections_per_ip = 20;
-    std::size_t errors = 10;             // protocol errors before 421 and disconnect
-    std::size_t received_headers = 50;   // more than this: 554 5.4.6 (mail loop)
-    std::size_t min_data_rate = 1024;    // bytes/s while receiving a message; 0 = off
+    std::size_t errors = 10;            // protocol errors before 421 and disconnect
+    std::size_t received_headers = 50;  // more than this: 554 5.4.6 (mail loop)
+    std::size_t min_data_rate = 1024;   // bytes/s while receiving a message; 0 = off
     Duration min_data_rate_grace = std::chrono::seconds(10);  // before the rate is judged
-    std::size_t transactions = 1000;     // messages per connection
+    std::size_t transactions = 1000;                          // messages per connection
 };
 
 struct Timeouts {
-    Duration command = std::chrono::minutes(5);       // RFC 5321 4.5.3.2.7
-    Duration data_block = std::chrono::minutes(3);    // between reads during DATA/BDAT
-    Duration session = std::chrono::minutes(30);      // whole connection
+    Duration command = std::chrono::minutes(5);          // RFC 5321 4.5.3.2.7
+    Duration data_block = std::chrono::minutes(3);       // between reads during DATA/BDAT
+    Duration session = std::chrono::minutes(30);         // whole connection
     Duration shutdown_grace = std::chrono::seconds(30);  // SIGTERM: time for transactions in flight
 };
 
 struct Access {
-    CidrList allow;  // empty = everyone not denied
-    CidrList deny;   // checked first
+    CidrList allow;    // empty = everyone not denied
+    CidrList deny;     // checked first
     CidrList trusted;  // may relay to any domain (empty by default: nobody relays)
     DenyAction deny_action = DenyAction::reject;
 };
@@ -125,7 +126,8 @@ struct Log {
 
 struct Spool {
     std::filesystem::path dir;  // default: <data_dir>/spool
-    unsigned sync_threads = 8;  // concurrent fsyncs; the journal merges them (group commit)
+    unsigned sync_threads = 2;  // syncs in flight at once; commits queued behind them are batched
+    unsigned batch = 64;        // most commits made durable by one syncfs (group commit)
 };
 
 enum class LineEndings { lf, crlf };
@@ -135,8 +137,9 @@ enum class LineEndings { lf, crlf };
 enum class MaildirSync { batch, each };
 
 struct Delivery {
-    std::filesystem::path maildir_root;  // default: <data_dir>/mail; mailbox = <root>/<domain>/<user>
-    unsigned workers = 4;                // concurrent local deliveries
+    std::filesystem::path
+        maildir_root;      // default: <data_dir>/mail; mailbox = <root>/<domain>/<user>
+    unsigned workers = 4;  // concurrent local deliveries
     LineEndings maildir_line_endings = LineEndings::lf;
     MaildirSync maildir_sync = MaildirSync::batch;
     unsigned batch = 32;  // messages a delivery thread takes at once (and syncs together)
@@ -179,7 +182,7 @@ struct Route {
 
 // [relay]: the SMTP client that delivers to other servers.
 struct Relay {
-    std::uint16_t port = 25;  // port of MX hosts (tests use another)
+    std::uint16_t port = 25;             // port of MX hosts (tests use another)
     std::optional<RelayHost> smarthost;  // every non-local domain without a route goes here
     std::vector<Route> routes;
     TlsPolicy tls = TlsPolicy::opportunistic;  // for MX delivery
@@ -187,25 +190,25 @@ struct Relay {
     Duration connect_timeout = std::chrono::seconds(30);
     Duration command_timeout = std::chrono::minutes(2);  // each reply (RFC 5321 4.5.3.2 allows 5m)
     Duration data_timeout = std::chrono::minutes(5);     // the reply after the message (RFC: 10m)
-    unsigned concurrency = 20;                 // connections in total
-    unsigned concurrency_per_destination = 4;  // connections to one domain (or route)
-    unsigned messages_per_connection = 100;    // then the connection is closed
-    Duration idle_timeout = std::chrono::seconds(5);  // idle connection kept this long for reuse
+    unsigned concurrency = 20;                           // connections in total
+    unsigned concurrency_per_destination = 4;            // connections to one domain (or route)
+    unsigned messages_per_connection = 100;              // then the connection is closed
+    Duration idle_timeout = std::chrono::seconds(5);     // idle connection kept this long for reuse
 };
 
 struct Domain {
-    std::string name;                    // lower-case
-    std::vector<std::string> mailboxes;  // local parts, lower-case
+    std::string name;                                         // lower-case
+    std::vector<std::string> mailboxes;                       // local parts, lower-case
     std::map<std::string, std::vector<std::string>> aliases;  // local part -> mailbox addresses
     std::optional<std::string> catch_all;  // mailbox address for unknown local parts
-    bool any_user = false;  // every (safe) local part is a mailbox of its own
+    bool any_user = false;                 // every (safe) local part is a mailbox of its own
 };
 
 struct Config {
     std::string hostname;  // default: the system host name
     std::filesystem::path data_dir = "./sluice-data";
-    std::filesystem::path control_socket;  // default: <data_dir>/control.sock (queue admin CLI)
-    unsigned workers = 0;  // event-loop threads; 0 = one per core
+    std::filesystem::path control_socket;   // default: <data_dir>/control.sock (queue admin CLI)
+    unsigned workers = 0;                   // event-loop threads; 0 = one per core
     std::string recipient_delimiter = "+";  // "user+tag" delivers to "user"; empty = off
     std::string user;  // started as root: run as this user after binding; empty = no drop
     std::vector<Listener> listeners;
@@ -226,13 +229,14 @@ struct Config {
 
 // Thrown for any invalid configuration. what() reads "<source>:<line>:<col>: <key>: <message>".
 class ConfigError : public std::runtime_error {
-public:
-    ConfigError(const std::string& source, std::string key, int line, int column, std::string message);
+  public:
+    ConfigError(const std::string& source, std::string key, int line, int column,
+                std::string message);
     const std::string& key() const { return key_; }
     int line() const { return line_; }
     const std::string& message() const { return message_; }
 
-private:
+  private:
     std::string key_;
     int line_;
     std::string message_;

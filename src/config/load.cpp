@@ -461,20 +461,19 @@ void Loader::load_dns(const toml::table& t, Dns& out) const {
     if (const auto f = path(t, p, "trust_anchor_file")) out.trust_anchor_file = *f;
 }
 
-TlsPolicy Loader::tls_policy(const toml::table& t, const std::string& prefix,
-                             std::string_view name, TlsPolicy def) const {
+TlsPolicy Loader::tls_policy(const toml::table& t, const std::string& prefix, std::string_view name,
+                             TlsPolicy def) const {
     const auto s = string(t, prefix, name);
     if (!s) return def;
     if (*s == "none") return TlsPolicy::none;
     if (*s == "opportunistic") return TlsPolicy::opportunistic;
     if (*s == "required") return TlsPolicy::required;
-    fail(join(prefix, name), *t.get(name),
-         "must be \"none\", \"opportunistic\" or \"required\"");
+    fail(join(prefix, name), *t.get(name), "must be \"none\", \"opportunistic\" or \"required\"");
 }
 
 // "host", "host:port", "192.0.2.1:port", "[2001:db8::1]:port" or "[2001:db8::1]".
-RelayHost Loader::relay_host(const toml::table& t, const std::string& prefix,
-                             std::string_view name, bool required) const {
+RelayHost Loader::relay_host(const toml::table& t, const std::string& prefix, std::string_view name,
+                             bool required) const {
     RelayHost h;
     const std::string key = join(prefix, name);
     const auto s = string(t, prefix, name);
@@ -759,7 +758,8 @@ void Loader::load_auth(const toml::table& t, Auth& out) const {
     if (const auto v = integer(t, p, "threads", 1, 64)) out.threads = static_cast<unsigned>(*v);
     const toml::node* users = t.get("user");
     if (users == nullptr) return;
-    if (!users->is_array_of_tables()) wrong_type("auth.user", *users, "array of tables ([[auth.user]])");
+    if (!users->is_array_of_tables())
+        wrong_type("auth.user", *users, "array of tables ([[auth.user]])");
     std::map<std::string, std::string> names;
     std::size_t i = 0;
     for (const toml::node& e : *users->as_array()) {
@@ -989,9 +989,10 @@ std::string Loader::resolve_target(const PendingTarget& p,
 Config Loader::load(const toml::table& root) {
     Config cfg;
     check_keys(root, "",
-               {"hostname", "data_dir", "control_socket", "workers", "recipient_delimiter", "user", "listener", "limits",
-                "timeouts", "access", "log", "spool", "delivery", "queue", "dns", "relay",
-                "tls", "auth", "rate_limit", "domain"});
+               {"hostname", "data_dir", "control_socket", "workers",    "recipient_delimiter",
+                "user",     "listener", "limits",         "timeouts",   "access",
+                "log",      "spool",    "delivery",       "queue",      "dns",
+                "relay",    "tls",      "auth",           "rate_limit", "domain"});
 
     if (const auto h = string(root, "", "hostname")) {
         if (!is_valid_domain_name(*h)) {
@@ -1024,8 +1025,8 @@ Config Loader::load(const toml::table& root) {
         // A POSIX portable user name: resolved with getpwnam when the server starts as root.
         bool ok = !u->empty() && u->size() <= 32 && (*u)[0] != '-';
         for (char c : *u)
-            ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '_' || c == '-' || c == '.');
+            ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.');
         if (!ok) fail("user", *root.get("user"), "must be a user name (letters, digits, _ - .)");
         cfg.user = *u;
     }
@@ -1051,18 +1052,21 @@ Config Loader::load(const toml::table& root) {
 
     cfg.spool.dir = cfg.data_dir / "spool";
     if (const auto* t = table(root, "", "spool")) {
-        check_keys(*t, "spool", {"dir", "sync_threads"});
+        check_keys(*t, "spool", {"dir", "sync_threads", "batch"});
         if (const auto p = path(*t, "spool", "dir")) cfg.spool.dir = *p;
         if (const auto n = integer(*t, "spool", "sync_threads", 1, 64)) {
             cfg.spool.sync_threads = static_cast<unsigned>(*n);
+        }
+        if (const auto n = integer(*t, "spool", "batch", 1, 1024)) {
+            cfg.spool.batch = static_cast<unsigned>(*n);
         }
     }
 
     cfg.delivery.maildir_root = cfg.data_dir / "mail";
     if (const auto* t = table(root, "", "delivery")) {
-        check_keys(*t, "delivery",
-                   {"maildir_root", "workers", "maildir_line_endings", "maildir_sync", "batch",
-                    "nice"});
+        check_keys(
+            *t, "delivery",
+            {"maildir_root", "workers", "maildir_line_endings", "maildir_sync", "batch", "nice"});
         if (const auto p = path(*t, "delivery", "maildir_root")) cfg.delivery.maildir_root = *p;
         if (const auto n = integer(*t, "delivery", "workers", 1, 256)) {
             cfg.delivery.workers = static_cast<unsigned>(*n);

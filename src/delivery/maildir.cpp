@@ -308,18 +308,4 @@ MaildirResult deliver_maildir(const MaildirCopy& copy) {
     return r;
 }
 
-int sync_filesystem(const std::string& path) {
-    int fd;
-    do {
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return errno;
-    // syncfs writes back every dirty inode and block of the file system once, so a batch of new
-    // files shares its inode-table, directory and cache-flush writes (and it reports writeback
-    // errors since Linux 5.8).
-    const int err = ::syncfs(fd) == 0 ? 0 : errno;
-    ::close(fd);
-    return err;
-}
-
 }  // namespace sluice::delivery

@@ -16,6 +16,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/sync_dir.hpp"
+
 namespace sluice::delivery {
 
 struct MaildirResult {
@@ -52,8 +54,8 @@ std::string maildir_unique_name(std::int64_t received_at_us, std::string_view qu
 // Blocking; call from a delivery thread, never the event loop.
 MaildirResult deliver_maildir(const MaildirCopy& copy);
 
-// syncfs() of the file system holding `path`: makes every copy written there with sync = false
-// durable at once. Returns 0 or an errno value. Blocking.
-int sync_filesystem(const std::string& path);
+// syncfs() of the file system holding `path` (common/sync_dir.hpp): makes every copy written there
+// with sync = false durable at once.
+using ::sluice::sync_filesystem;
 
 }  // namespace sluice::delivery

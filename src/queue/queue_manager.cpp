@@ -9,11 +9,14 @@
 #include <cerrno>
 #include <chrono>
 #include <future>
+#include <map>
+#include <memory>
 #include <random>
 #include <system_error>
 
 #include "common/log.hpp"
 #include "common/queue_id.hpp"
+#include "common/sync_dir.hpp"
 #include "common/thread_name.hpp"
 #include "delivery/maildir.hpp"
 #include "queue/dsn.hpp"
@@ -360,6 +363,10 @@ Stats QueueManager::stats() const {
 
 void QueueManager::worker() {
     std::vector<Item> batch;
+    // One syncfs descriptor per file system this thread has synced, kept open so each sync reports
+    // every writeback error since the first (common/sync_dir.hpp). A file system's first batch
+    // opens its descriptor after writing, so only that batch could miss an error hit between.
+    std::map<std::uint64_t, std::unique_ptr<FileSystemSync>> fs_syncs;
     while (true) {
         batch.clear();
         std::shared_ptr<Item> done;
@@ -422,7 +429,14 @@ void QueueManager::worker() {
         }
         std::map<std::uint64_t, int> failed;
         for (const auto& [dev, path] : to_sync) {
-            const int err = opts_.sync_fs ? opts_.sync_fs(path) : delivery::sync_filesystem(path);
+            int err;
+            if (opts_.sync_fs) {
+                err = opts_.sync_fs(path);
+            } else {
+                auto& h = fs_syncs[dev];
+                if (!h) h = std::make_unique<FileSystemSync>(path);
+                err = h->sync();
+            }
             if (err != 0) {
                 failed.emplace(dev, err);
                 log::error("maildir_sync",

@@ -52,7 +52,8 @@ struct Options {
     bool maildir_batch_sync = true;  // one syncfs per batch of copies instead of fsyncs per copy
     unsigned batch = 32;             // ready messages a delivery thread takes at once
     int nice = 0;                    // CPU priority of the delivery threads (0..19; higher: lower)
-    // Makes a file system's pending writes durable (null: delivery::sync_filesystem); for tests.
+    // Makes a file system's pending writes durable (null: syncfs through a descriptor kept per
+    // thread and file system); for tests.
     std::function<int(const std::string& path)> sync_fs;
     std::size_t memory_budget = 128 * 1024 * 1024;  // message bytes kept in memory for delivery
     std::optional<config::Duration> delay_warning;  // "delayed" DSN after this long; none = never

@@ -66,7 +66,8 @@ struct Server::Impl {
     explicit Impl(config::Config c)
         : cfg(std::move(c)),
           io(static_cast<int>(cfg.workers)),
-          spool(spool::Spool::Options{cfg.spool.dir, cfg.spool.sync_threads, nullptr}),
+          spool(spool::Spool::Options{cfg.spool.dir, cfg.spool.sync_threads, nullptr,
+                                      cfg.spool.batch}),
           router(cfg),
           resolver(io, delivery::resolver_options(cfg)),
           courier(io, resolver, delivery::courier_options(cfg)),
@@ -116,7 +117,8 @@ struct Server::Impl {
 
     asio::awaitable<void> accept_loop(tcp::acceptor& acc, const config::Listener& l) {
         while (true) {
-            auto [ec, sock] = co_await acc.async_accept(asio::make_strand(io),
+            tcp::endpoint remote;  // filled by accept itself: no getpeername() per connection
+            auto [ec, sock] = co_await acc.async_accept(asio::make_strand(io), remote,
                                                         asio::as_tuple(asio::use_awaitable));
             if (ec) {
                 if (ec == asio::error::operation_aborted || !acc.is_open()) co_return;
@@ -127,8 +129,6 @@ struct Server::Impl {
                 continue;
             }
             boost::system::error_code ec2;
-            auto remote = sock.remote_endpoint(ec2);
-            if (ec2) continue;
             sock.set_option(tcp::no_delay(true), ec2);
             std::string ip = ip_string(remote.address());
             bool drop = false;
@@ -144,10 +144,11 @@ struct Server::Impl {
                                .count();
                 policy::Subjects who{ip, {}, {}};
                 if (auto rule = ctx.rate_limiter->check(policy::Metric::connections, who, 1, now)) {
-                    log::warn("rate_limit", {{"ip", ip}, {"listener", l.name}, {"metric", "connections"}});
-                    rejection = smtp::Reply{421, "4.7.0",
-                                            fmt::format("{} {}", cfg.hostname,
-                                                        policy::RateLimiter::describe(*rule))};
+                    log::warn("rate_limit",
+                              {{"ip", ip}, {"listener", l.name}, {"metric", "connections"}});
+                    rejection = smtp::Reply{
+                        421, "4.7.0",
+                        fmt::format("{} {}", cfg.hostname, policy::RateLimiter::describe(*rule))};
                     auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
                     auto s = std::make_shared<tcp::socket>(std::move(sock));
                     asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});
@@ -276,7 +277,8 @@ void Server::run() {
 
     unsigned n = s.cfg.workers ? s.cfg.workers : std::max(1u, std::thread::hardware_concurrency());
     std::vector<std::thread> threads;
-    for (unsigned i = 1; i < n; ++i) threads.emplace_back([&s] {
+    for (unsigned i = 1; i < n; ++i)
+        threads.emplace_back([&s] {
             set_thread_name("sluice-io");
             s.io.run();
         });

@@ -171,4 +171,8 @@ int PosixFileOps::sync_dir(const std::string& dir) {
     return sync_directory(dir);
 }
 
+int PosixFileOps::sync_fs(FileSystemSync& fs) {
+    return fs.sync();
+}
+
 }  // namespace sluice::spool

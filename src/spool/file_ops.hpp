@@ -8,6 +8,8 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "common/sync_dir.hpp"
+
 namespace sluice::spool {
 
 // Each call returns 0 on success or an errno value. Paths are absolute or relative to the cwd.
@@ -23,6 +25,8 @@ class FileOps {
     virtual int rename_file(const std::string& from, const std::string& to) = 0;
     virtual int remove_file(const std::string& path) = 0;
     virtual int sync_dir(const std::string& dir) = 0;
+    // Makes every write on the file system of `fs` durable (syncfs).
+    virtual int sync_fs(FileSystemSync& fs) = 0;
 };
 
 // The real thing (POSIX open/write/fsync/rename; EINTR and short writes handled).
@@ -47,6 +51,7 @@ class PosixFileOps : public FileOps {
     int rename_file(const std::string& from, const std::string& to) override;
     int remove_file(const std::string& path) override;
     int sync_dir(const std::string& dir) override;
+    int sync_fs(FileSystemSync& fs) override;
 
   private:
     void forget(const std::string& path);

@@ -4,8 +4,10 @@
 // single largest kernel cost per message; see docs/queue-format.md). Status records stay in
 // append-only per-message files, created only when a delivery is deferred or fails.
 //
-// Threads: `sync_threads` workers take commits from a queue and each writes and fdatasyncs one slot
-// at a time, so up to that many syncs are in flight and share journal/device flushes.
+// Threads: `sync_threads` workers take commits from a queue. A worker that finds one commit writes
+// and fdatasyncs its slot; one that finds several (they queued up while the workers were syncing)
+// writes them all and makes them durable with one syncfs(): group commit, one device flush and one
+// wake-up for the lot instead of one each.
 //
 // SECURITY: queue IDs become file names only after is_valid_queue_id(); slot files and status
 // records are treated as untrusted when read back and fully self-checked (CRC) before use.
@@ -314,6 +316,7 @@ struct Spool::Impl {
     std::condition_variable work_cv;
     std::deque<Job> work;
     bool stopping = false;
+    std::size_t max_batch = 1;  // commits made durable by one sync
     std::vector<std::thread> workers;
 
     // The index: which slot holds which message, and which slots are free.
@@ -353,16 +356,27 @@ struct Spool::Impl {
     }
 
     void worker_loop() {
+        std::vector<Job> batch;
+        FileSystemSync fs_sync(slot_dir);  // opened before this thread writes anything it syncs
         while (true) {
-            Job job;
+            batch.clear();
             {
                 std::unique_lock lk(work_mu);
                 work_cv.wait(lk, [&] { return stopping || !work.empty(); });
                 if (work.empty()) return;  // stopping, and everything queued is done
-                job = std::move(work.front());
-                work.pop_front();
+                // Everything that queued up while the other workers were syncing goes out with
+                // one file-system sync (group commit); alone, a commit keeps its fdatasync.
+                const std::size_t take = std::min<std::size_t>(work.size(), max_batch);
+                for (std::size_t i = 0; i < take; ++i) {
+                    batch.push_back(std::move(work.front()));
+                    work.pop_front();
+                }
             }
-            write_one(job);
+            if (batch.size() == 1) {
+                write_one(batch.front());
+            } else {
+                write_batch(batch, fs_sync);
+            }
         }
     }
 
@@ -384,11 +398,19 @@ struct Spool::Impl {
         free_slots.push_back(n);
     }
 
-    // Writes one message into a slot and makes it durable, then reports.
-    void write_one(Job& job) {
+    // A message written into a slot, waiting for the sync that makes it durable.
+    struct Written {
+        Job* job;
+        std::uint32_t slot;
+        bool created;
+    };
+
+    // Claims the ID, encodes the message and takes a slot for it; on failure reports and returns
+    // nullopt. `data` receives the slot's bytes.
+    std::optional<std::pair<std::uint32_t, bool>> prepare(Job& job, std::string& data) {
         if (!job.msg || !is_valid_queue_id(job.msg->envelope.queue_id)) {
             finish(job, failure(EINVAL, "commit: invalid queue id"));
-            return;
+            return std::nullopt;
         }
         const std::string& id = job.msg->envelope.queue_id;
         {
@@ -396,22 +418,54 @@ struct Spool::Impl {
             // IDs are unique by construction; a caller bug must still never replace a message.
             if (slot_of.count(id) || !in_flight.insert(id).second) {
                 finish(job, failure(EEXIST, "commit: " + id + " is already in the spool"));
-                return;
+                return std::nullopt;
             }
         }
-        std::string data;
         try {
             std::string body = encode(*job.msg);
+            data.clear();
             data.reserve(kSlotHeader + body.size());
             data = slot_header("SLQ1", body);
             data += body;
         } catch (const std::bad_alloc&) {
             end_flight(id);
             finish(job, failure(ENOMEM, "commit: encode " + id));
-            return;
+            return std::nullopt;
         }
         bool created = false;
         const std::uint32_t n = take_slot(created);
+        return std::make_pair(n, created);
+    }
+
+    // The bytes of a failed commit may have landed even though its sync failed: make sure the slot
+    // can never be read back as a message the client was told we did not take, then report.
+    void abandon(Job& job, std::uint32_t n, bool created, int err) {
+        const std::string path = slot_prefix + slot_name(n);
+        if (created) {
+            if (err != EEXIST) fs->remove_file(path);
+        } else {
+            fs->overwrite_file(path, slot_header("FREE", {}), true);
+            release_slot(n);
+        }
+        end_flight(job.msg->envelope.queue_id);
+        finish(job, failure(err, "commit: write " + path));
+    }
+
+    void accept(Job& job, std::uint32_t n) {
+        {
+            std::lock_guard lk(idx_mu);
+            in_flight.erase(job.msg->envelope.queue_id);
+            slot_of.emplace(job.msg->envelope.queue_id, n);
+        }
+        finish(job, CommitResult{true, 0, {}});
+    }
+
+    // Writes one message into a slot and makes it durable on its own (fdatasync), then reports.
+    void write_one(Job& job) {
+        std::string data;
+        const auto slot = prepare(job, data);
+        if (!slot) return;
+        const auto [n, created] = *slot;
         const std::string path = slot_prefix + slot_name(n);
         int err;
         if (created) {
@@ -421,25 +475,39 @@ struct Spool::Impl {
         } else {
             err = fs->overwrite_file(path, data, true);
         }
-        if (err != 0) {
-            // The bytes may have landed even though the sync failed: make sure this slot can
-            // never be read back as a message the client was told we did not take.
-            if (created) {
-                if (err != EEXIST) fs->remove_file(path);
-            } else {
-                fs->overwrite_file(path, slot_header("FREE", {}), true);
-                release_slot(n);
+        if (err != 0) return abandon(job, n, created, err);
+        accept(job, n);
+    }
+
+    // Writes several messages into their slots without syncing each, then makes them all durable
+    // with one syncfs() (every data block, new inode and directory block written once, one device
+    // flush); only then is any of them reported. If the sync fails, none of them is taken.
+    void write_batch(std::vector<Job>& jobs, FileSystemSync& fs_sync) {
+        std::vector<Written> written;
+        written.reserve(jobs.size());
+        std::string data;
+        for (Job& job : jobs) {
+            const auto slot = prepare(job, data);
+            if (!slot) continue;
+            const auto [n, created] = *slot;
+            const std::string path = slot_prefix + slot_name(n);
+            const int err =
+                created ? fs->write_file(path, data, false) : fs->overwrite_file(path, data, false);
+            if (err != 0) {
+                abandon(job, n, created, err);
+                continue;
             }
-            end_flight(id);
-            finish(job, failure(err, "commit: write " + path));
-            return;
+            written.push_back(Written{&job, n, created});
         }
-        {
-            std::lock_guard lk(idx_mu);
-            in_flight.erase(id);
-            slot_of.emplace(id, n);
+        if (written.empty()) return;
+        const int err = fs->sync_fs(fs_sync);
+        for (const Written& w : written) {
+            if (err != 0) {
+                abandon(*w.job, w.slot, w.created, err);
+            } else {
+                accept(*w.job, w.slot);
+            }
         }
-        finish(job, CommitResult{true, 0, {}});
     }
 
     void end_flight(const std::string& id) {
@@ -606,6 +674,7 @@ Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<I
     im.slot_dir = base + "slots";
     im.status_dir = base + "status";
 
+    im.max_batch = std::max(1u, opts.batch);
     // If a thread cannot be started, ~Impl (run as impl_ unwinds) joins the ones that did.
     const unsigned n = std::max(1u, opts.sync_threads);
     im.workers.reserve(n);

@@ -61,6 +61,9 @@ class Spool {
         std::filesystem::path dir;
         unsigned sync_threads = 8;
         std::shared_ptr<FileOps> fs;  // null = the real file system
+        // Most commits made durable by one syncfs() when they queue up together; 1 = every
+        // commit fdatasyncs its own slot.
+        unsigned batch = 1;
     };
 
     explicit Spool(Options opts);  // creates the directories (0700); throws std::system_error

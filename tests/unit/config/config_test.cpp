@@ -59,7 +59,8 @@ TEST(ConfigDefaults, EmptyFileGivesDefaults) {
     EXPECT_EQ(c.log.level, log::Level::info);
     EXPECT_EQ(c.log.format, log::Format::logfmt);
     EXPECT_TRUE(c.log.file.empty());
-    EXPECT_EQ(c.spool.sync_threads, 8u);
+    EXPECT_EQ(c.spool.sync_threads, 2u);
+    EXPECT_EQ(c.spool.batch, 64u);
     EXPECT_EQ(c.delivery.workers, 4u);
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::lf);
     EXPECT_EQ(c.delivery.maildir_sync, MaildirSync::batch);
@@ -208,6 +209,7 @@ TEST(ConfigLoad, FullConfig) {
         "[spool]\n"
         "dir = \"/spool\"\n"
         "sync_threads = 64\n"
+        "batch = 1\n"
         "[delivery]\n"
         "maildir_root = \"/mail\"\n"
         "workers = 256\n"
@@ -256,6 +258,7 @@ TEST(ConfigLoad, FullConfig) {
     EXPECT_EQ(c.log.file, "/var/log/sluice.log");
     EXPECT_EQ(c.spool.dir, "/spool");
     EXPECT_EQ(c.spool.sync_threads, 64u);
+    EXPECT_EQ(c.spool.batch, 1u);
     EXPECT_EQ(c.delivery.maildir_root, "/mail");
     EXPECT_EQ(c.delivery.workers, 256u);
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::crlf);
@@ -530,6 +533,8 @@ TEST(ConfigErrors, LimitBelowMinimum) {
     expect_error("workers = 100000\n", "workers", 1);
     expect_error("[spool]\nsync_threads = 0\n", "spool.sync_threads", 2);
     expect_error("[spool]\nsync_threads = 65\n", "spool.sync_threads", 2);
+    expect_error("[spool]\nbatch = 0\n", "spool.batch", 2);
+    expect_error("[spool]\nbatch = 1025\n", "spool.batch", 2);
     expect_error("[delivery]\nworkers = 0\n", "delivery.workers", 2);
     expect_error("[delivery]\nworkers = 257\n", "delivery.workers", 2);
 }
@@ -689,11 +694,12 @@ TEST(ConfigRelay, Errors) {
     expect_error("[relay]\nsmarthost = \"host:0\"\n", "relay.smarthost", 2);
     expect_error("[relay]\nsmarthost_tls = \"none\"\n", "relay.smarthost_tls", 2);
     expect_error("[[relay.route]]\nhost = \"a.example\"\n", "relay.route[0].domain", 1);
-    expect_error("[[relay.route]]\ndomain = \"a.example\"\nhost = \"x\"\n[[relay.route]]\n"
-                 "domain = \"A.example\"\nhost = \"y\"\n",
-                 "relay.route[1].domain", 5);
-    expect_error("[[relay.route]]\ndomain = \"a.example\"\nhots = \"x\"\n",
-                 "relay.route[0].hots", 3);
+    expect_error(
+        "[[relay.route]]\ndomain = \"a.example\"\nhost = \"x\"\n[[relay.route]]\n"
+        "domain = \"A.example\"\nhost = \"y\"\n",
+        "relay.route[1].domain", 5);
+    expect_error("[[relay.route]]\ndomain = \"a.example\"\nhots = \"x\"\n", "relay.route[0].hots",
+                 3);
     expect_error("[queue]\ndelay_warning = \"soon\"\n", "queue.delay_warning", 2);
 }
 
@@ -741,7 +747,8 @@ namespace {
 const std::string kHash = "$argon2id$v=19$m=65536,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
 
 TEST(ConfigControlSocket, DefaultUnderDataDirAndOverride) {
-    EXPECT_EQ(load_string("data_dir = \"/tmp/d\"\n").control_socket, fs::path("/tmp/d/control.sock"));
+    EXPECT_EQ(load_string("data_dir = \"/tmp/d\"\n").control_socket,
+              fs::path("/tmp/d/control.sock"));
     EXPECT_EQ(default_config().control_socket, default_config().data_dir / "control.sock");
     EXPECT_EQ(load_string("control_socket = \"/run/sluice/ctl.sock\"\n").control_socket,
               fs::path("/run/sluice/ctl.sock"));
@@ -770,10 +777,13 @@ TEST(ConfigSecure, FullSection) {
         "[auth]\nsqlite_file = \"/var/lib/users.db\"\nlockout_failures = 3\n"
         "lockout_window = \"5m\"\nlockout_duration = \"1h\"\nfailure_delay = \"2s\"\n"
         "max_failure_delay = \"10s\"\nthreads = 4\n"
-        "[[auth.user]]\nname = \"Alice@Example.org\"\npassword_hash = \"" + kHash + "\"\n"
+        "[[auth.user]]\nname = \"Alice@Example.org\"\npassword_hash = \"" +
+        kHash +
+        "\"\n"
         "addresses = [\"postmaster@example.org\", \"@example.net\"]\n"
         "[[rate_limit]]\nscope = \"ip\"\nmetric = \"connections\"\nlimit = 60\nwindow = \"1m\"\n"
-        "[[rate_limit]]\nscope = \"user\"\nmetric = \"recipients\"\nlimit = 1000\nwindow = \"1d\"\n");
+        "[[rate_limit]]\nscope = \"user\"\nmetric = \"recipients\"\nlimit = 1000\nwindow = "
+        "\"1d\"\n");
     EXPECT_EQ(c.listeners[1].role, ListenerRole::submission);
     EXPECT_EQ(c.listeners[2].role, ListenerRole::submissions);
     EXPECT_FALSE(c.tls.self_signed);
@@ -799,7 +809,8 @@ TEST(ConfigListener, AccessListsAndMessageSize) {
         "[[listener]]\nname = \"b\"\naddress = \"127.0.0.1:26\"\n"
         "allow = [\"10.0.0.0/8\", \"::1\"]\ndeny = [\"10.1.0.0/16\"]\ndeny_action = \"drop\"\n"
         "message_size = \"64K\"\n"
-        "[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash + "\"\nmessage_size = 4096\n");
+        "[[auth.user]]\nname = \"a\"\npassword_hash = \"" +
+        kHash + "\"\nmessage_size = 4096\n");
     ASSERT_EQ(c.listeners.size(), 2u);
     EXPECT_TRUE(c.listeners[0].allow.empty());
     EXPECT_TRUE(c.listeners[0].deny.empty());
@@ -821,10 +832,11 @@ TEST(ConfigListener, AccessListsAndMessageSize) {
 }
 
 TEST(ConfigListener, Errors) {
-    auto e = expect_error("[[listener]]\naddress = \"127.0.0.1:25\"\n[[listener]]\n"
-                          "address = \"127.0.0.1:26\"\nallow = [\"10.0.0.0/8\",\n"
-                          "  \"10.0.0.0/33\"]\n",
-                          "listener[1].allow", 6);
+    auto e = expect_error(
+        "[[listener]]\naddress = \"127.0.0.1:25\"\n[[listener]]\n"
+        "address = \"127.0.0.1:26\"\nallow = [\"10.0.0.0/8\",\n"
+        "  \"10.0.0.0/33\"]\n",
+        "listener[1].allow", 6);
     EXPECT_TRUE(contains(e.message(), "10.0.0.0/33")) << e.what();
     expect_error("[[listener]]\ndeny = [\"example.com\"]\n", "listener[0].deny", 2);
     expect_error("[[listener]]\ndeny = \"10.0.0.0/8\"\n", "listener[0].deny", 2);
@@ -833,9 +845,9 @@ TEST(ConfigListener, Errors) {
     expect_error("[[listener]]\nmessage_size = \"1T\"\n", "listener[0].message_size", 2);
     expect_error("[[listener]]\nmessage_size = true\n", "listener[0].message_size", 2);
     expect_error("[[listener]]\ntrusted = []\n", "listener[0].trusted", 2);
-    expect_error("[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash +
-                     "\"\nmessage_size = \"1x\"\n",
-                 "auth.user[0].message_size", 4);
+    expect_error(
+        "[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash + "\"\nmessage_size = \"1x\"\n",
+        "auth.user[0].message_size", 4);
     // The [limits] key keeps its name in errors after the refactoring into one helper.
     expect_error("[limits]\nmessage_size = 10\n", "limits.message_size", 2);
 }
@@ -858,16 +870,21 @@ TEST(ConfigSecure, Errors) {
     expect_error("[[auth.user]]\nname = \"a\"\npassword_hash = \"" + kHash +
                      "\"\naddresses = [\"nodomain\"]\n",
                  "auth.user[0].addresses", 4);
-    expect_error("[[rate_limit]]\nscope = \"ip\"\nmetric = \"messages\"\nlimit = 0\nwindow = \"1h\"\n",
-                 "rate_limit[0].limit", 4);
-    expect_error("[[rate_limit]]\nscope = \"user\"\nmetric = \"connections\"\nlimit = 1\n"
-                 "window = \"1h\"\n",
-                 "rate_limit[0].metric", 3);
-    expect_error("[[rate_limit]]\nscope = \"ip\"\nmetric = \"messages\"\nlimit = 1\nwindo = \"1h\"\n",
-                 "rate_limit[0].windo", 5);
-    expect_error("[tls]\nenabled = false\n[[listener]]\nrole = \"submissions\"\n[[auth.user]]\n"
-                 "name = \"a\"\npassword_hash = \"" + kHash + "\"\n",
-                 "listener[0].role", 3);
+    expect_error(
+        "[[rate_limit]]\nscope = \"ip\"\nmetric = \"messages\"\nlimit = 0\nwindow = \"1h\"\n",
+        "rate_limit[0].limit", 4);
+    expect_error(
+        "[[rate_limit]]\nscope = \"user\"\nmetric = \"connections\"\nlimit = 1\n"
+        "window = \"1h\"\n",
+        "rate_limit[0].metric", 3);
+    expect_error(
+        "[[rate_limit]]\nscope = \"ip\"\nmetric = \"messages\"\nlimit = 1\nwindo = \"1h\"\n",
+        "rate_limit[0].windo", 5);
+    expect_error(
+        "[tls]\nenabled = false\n[[listener]]\nrole = \"submissions\"\n[[auth.user]]\n"
+        "name = \"a\"\npassword_hash = \"" +
+            kHash + "\"\n",
+        "listener[0].role", 3);
 }
 
 }  // namespace

@@ -106,6 +106,7 @@ class FaultyFileOps : public FileOps {
         op_remove,
         op_sync_dir,
         op_overwrite,
+        op_sync_fs,
         op_count
     };
 
@@ -172,6 +173,13 @@ class FaultyFileOps : public FileOps {
             return f->err;
         }
         return real_.sync_dir(dir);
+    }
+    int sync_fs(FileSystemSync& fs) override {
+        if (auto f = hit(op_sync_fs)) {
+            if (f->perform) real_.sync_fs(fs);
+            return f->err;
+        }
+        return real_.sync_fs(fs);
     }
 
   private:
@@ -477,6 +485,156 @@ TEST(SpoolFaultConcurrent, AcknowledgedEqualsQueueContents) {
             EXPECT_GE(failures, 1) << "op " << op << " nth " << nth;
             EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op << " nth " << nth;
         }
+    }
+}
+
+// ---- group commit (batch > 1) -------------------------------------------------------------------
+
+// Holds the only spool worker inside a commit's callback while `n` more commits queue up behind it,
+// so the worker then finds them all at once. Returns the queued commits' results.
+std::vector<CommitResult> commit_queued_together(Spool& s, std::size_t n,
+                                                 std::vector<std::string>* ids = nullptr) {
+    std::promise<void> release;
+    auto released = release.get_future().share();
+    std::promise<void> holding;
+    s.commit(make_message(1, 256), [&](CommitResult r) {
+        EXPECT_TRUE(r.ok) << r.error;
+        holding.set_value();
+        released.wait();
+    });
+    holding.get_future().wait();
+    std::vector<std::promise<CommitResult>> results(n);
+    std::vector<std::future<CommitResult>> futures;
+    for (std::size_t i = 0; i < n; ++i) {
+        auto m = make_message(1, 300 + i);
+        if (ids) ids->push_back(m->envelope.queue_id);
+        futures.push_back(results[i].get_future());
+        s.commit(m, [&results, i](CommitResult r) { results[i].set_value(std::move(r)); });
+    }
+    release.set_value();
+    std::vector<CommitResult> out;
+    for (auto& f : futures) out.push_back(f.get());
+    return out;
+}
+
+TEST(SpoolBatch, CommitsQueuedTogetherShareOneFileSystemSync) {
+    for (bool reuse : {false, true}) {
+        TempDir t;
+        auto fs = std::make_shared<FaultyFileOps>();
+        std::vector<std::string> ids;
+        {
+            Spool s({t.path(), 1, fs, 64});
+            if (reuse) {  // free slots to rewrite, rather than new slot files
+                for (int i = 0; i < 12; ++i) {
+                    auto m = make_message(1, 256);
+                    ASSERT_TRUE(commit_sync(s, m).ok);
+                    ASSERT_TRUE(s.remove(m->envelope.queue_id));
+                }
+            }
+            const int dir_syncs = fs->calls(FaultyFileOps::op_sync_dir);
+            for (const auto& r : commit_queued_together(s, 10, &ids)) EXPECT_TRUE(r.ok) << r.error;
+            EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), 1) << "reuse " << reuse;
+            // New slot files are covered by the file-system sync too: no directory fsync each.
+            EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_dir), dir_syncs + (reuse ? 0 : 1));
+        }
+        Spool s2({t.path(), 1, nullptr});
+        std::set<std::string> found;
+        for (const auto& e : s2.recover()) found.insert(e.envelope.queue_id);
+        for (const auto& id : ids) EXPECT_TRUE(found.count(id)) << id;
+        EXPECT_EQ(found.size(), ids.size() + 1);  // and the first one
+    }
+}
+
+TEST(SpoolBatch, BatchOfOneKeepsPerFileSync) {
+    TempDir t;
+    auto fs = std::make_shared<FaultyFileOps>();
+    Spool s({t.path(), 1, fs, 1});
+    for (const auto& r : commit_queued_together(s, 5)) EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), 0);
+}
+
+// A failed group sync: not one message of the batch is acknowledged, and none of them is found
+// afterwards (new slot files removed, rewritten slots marked free again), while earlier
+// messages stay.
+TEST(SpoolBatch, FailedSyncTakesNoMessageOfTheBatch) {
+    for (bool reuse : {false, true}) {
+        for (bool perform : {true, false}) {
+            TempDir t;
+            auto fs = std::make_shared<FaultyFileOps>();
+            std::string kept;
+            std::vector<std::string> ids;
+            {
+                Spool s({t.path(), 1, fs, 64});
+                if (reuse) {
+                    for (int i = 0; i < 12; ++i) {
+                        auto m = make_message(1, 256);
+                        ASSERT_TRUE(commit_sync(s, m).ok);
+                        ASSERT_TRUE(s.remove(m->envelope.queue_id));
+                    }
+                }
+                auto m = make_message(1, 256);
+                kept = m->envelope.queue_id;
+                ASSERT_TRUE(commit_sync(s, m).ok);
+                fs->fail_at(FaultyFileOps::op_sync_fs, 1, EIO, perform);
+                for (const auto& r : commit_queued_together(s, 10, &ids)) {
+                    EXPECT_FALSE(r.ok);
+                    EXPECT_EQ(r.err_no, EIO);
+                }
+                for (const auto& id : ids) EXPECT_FALSE(s.load_entry(id)) << id;
+                // The spool keeps working.
+                EXPECT_TRUE(commit_sync(s, make_message(1, 256)).ok);
+            }
+            Spool s2({t.path(), 1, nullptr});
+            std::set<std::string> found;
+            for (const auto& e : s2.recover()) found.insert(e.envelope.queue_id);
+            EXPECT_TRUE(found.count(kept));
+            for (const auto& id : ids) EXPECT_FALSE(found.count(id)) << id;
+            EXPECT_EQ(found.size(), 3u) << "reuse " << reuse << " perform " << perform;
+            EXPECT_TRUE(files_in(t.path() / "corrupt").empty());
+        }
+    }
+}
+
+// Faults at a random point of a stream of group commits from several threads: what was
+// acknowledged is exactly what a fresh reader finds, and each callback runs once.
+TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
+    for (auto op :
+         {FaultyFileOps::op_sync_fs, FaultyFileOps::op_write, FaultyFileOps::op_overwrite}) {
+        TempDir t;
+        std::mutex mu;
+        std::map<std::string, int> calls;
+        std::set<std::string> ok_ids;
+        {
+            auto fs = std::make_shared<FaultyFileOps>();
+            Spool s({t.path(), 2, fs, 8});
+            for (int i = 0; i < 20; ++i) {  // some free slots, so rewrites happen too
+                auto m = make_message(1, 256);
+                ASSERT_TRUE(commit_sync(s, m).ok);
+                if (i % 2)
+                    ASSERT_TRUE(s.remove(m->envelope.queue_id));
+                else
+                    ok_ids.insert(m->envelope.queue_id);
+            }
+            fs->fail_at(op, 3, EIO, true);
+            std::vector<std::thread> threads;
+            for (int th = 0; th < 4; ++th) {
+                threads.emplace_back([&] {
+                    for (int i = 0; i < 25; ++i) {
+                        auto m = make_message(1, 512);
+                        std::string id = m->envelope.queue_id;
+                        s.commit(m, [&, id](CommitResult r) {
+                            std::lock_guard lk(mu);
+                            ++calls[id];
+                            if (r.ok) ok_ids.insert(id);
+                        });
+                    }
+                });
+            }
+            for (auto& th : threads) th.join();
+        }  // the destructor finishes every queued commit
+        EXPECT_EQ(calls.size(), 100u);
+        for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+        EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op;
     }
 }
 
