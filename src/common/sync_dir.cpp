@@ -1,9 +1,12 @@
 #include "common/sync_dir.hpp"
 
 #include <fcntl.h>
+#include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 namespace sluice {
 
@@ -38,7 +41,14 @@ FileSystemSync::FileSystemSync(const std::string& path) {
     do {
         fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     } while (fd_ < 0 && errno == EINTR);
-    if (fd_ < 0) open_err_ = errno;
+    if (fd_ < 0) {
+        open_err_ = errno;
+        return;
+    }
+    constexpr unsigned long kExtMagic = 0xEF53;  // EXT2/3/4_SUPER_MAGIC (linux/magic.h)
+    struct statfs st {};
+    if (::fstatfs(fd_, &st) == 0)
+        needs_file_flush_ = static_cast<unsigned long>(st.f_type) != kExtMagic;
 }
 
 FileSystemSync::~FileSystemSync() {
@@ -48,6 +58,17 @@ FileSystemSync::~FileSystemSync() {
 int FileSystemSync::sync() {
     if (fd_ < 0) return open_err_;
     return ::syncfs(fd_) == 0 ? 0 : errno;
+}
+
+bool kernel_at_least(const char* release, int major, int minor) {
+    int a = 0, b = 0;
+    if (std::sscanf(release, "%d.%d", &a, &b) != 2) return false;
+    return a > major || (a == major && b >= minor);
+}
+
+bool syncfs_reports_errors() {
+    struct utsname u {};
+    return ::uname(&u) == 0 && kernel_at_least(u.release, 5, 8);
 }
 
 }  // namespace sluice

@@ -16,10 +16,11 @@ int sync_directory(const std::string& dir);
 int sync_filesystem(const std::string& path);
 
 // syncfs() through a descriptor kept open. Linux (>= 5.8) reports a writeback error to each open
-// file of the file system once, counted from when that file was opened: a descriptor opened just
-// for the call would miss an error that background writeback of our own pages hit a moment
-// earlier, and a descriptor shared by two threads reports an error to only one of them. So each
-// thread that syncs keeps its own FileSystemSync, opened before it writes what it will sync.
+// file of the file system once, counted from when that file was opened (an error no file has seen
+// yet also reaches a new one): a descriptor opened just for the call could miss an error that
+// another descriptor's sync had already reported, and a descriptor shared by two threads reports
+// an error to only one of them. So each thread that syncs keeps its own FileSystemSync, opened
+// before it writes what it will sync.
 class FileSystemSync {
   public:
     explicit FileSystemSync(const std::string& path);  // any file or directory on the file system
@@ -27,12 +28,27 @@ class FileSystemSync {
     FileSystemSync(const FileSystemSync&) = delete;
     FileSystemSync& operator=(const FileSystemSync&) = delete;
 
+    int open_error() const { return open_err_; }  // 0 once open
     // 0 or an errno value (also the open's error, if the path could not be opened).
     int sync();
+    // True unless the file system is ext2/3/4, whose syncfs always ends with a device cache flush.
+    // Elsewhere (XFS: the flush rides on a log force, which is a no-op when only file data
+    // changed) the caller also fdatasyncs one of the files it wrote, which flushes in any case.
+    bool needs_file_flush() const { return needs_file_flush_; }
 
   private:
     int fd_ = -1;
     int open_err_ = 0;
+    bool needs_file_flush_ = true;
 };
+
+// True when this kernel's syncfs() reports writeback errors (Linux >= 5.8). Before that it
+// returned 0 even when data failed to reach the disk, so batching durability behind it would
+// acknowledge lost messages: callers fall back to one fsync per file.
+bool syncfs_reports_errors();
+
+// True when a kernel release string ("6.1.0-28-amd64") is at least major.minor; false if it
+// cannot be read.
+bool kernel_at_least(const char* release, int major, int minor);
 
 }  // namespace sluice

@@ -3,6 +3,7 @@
 
 #include <fmt/format.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -76,7 +77,10 @@ Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier
     o.lifetime = cfg.queue.lifetime;
     o.hostname = cfg.hostname;
     o.crlf_to_lf = cfg.delivery.maildir_line_endings == config::LineEndings::lf;
-    o.maildir_batch_sync = cfg.delivery.maildir_sync == config::MaildirSync::batch;
+    // Batching rests on syncfs reporting writeback errors (Linux >= 5.8); before, one fsync each.
+    o.maildir_batch_sync =
+        cfg.delivery.maildir_sync == config::MaildirSync::batch && syncfs_reports_errors();
+    o.maildir_root = cfg.delivery.maildir_root;
     o.batch = cfg.delivery.batch;
     o.nice = cfg.delivery.nice;
     o.delay_warning = cfg.queue.delay_warning;
@@ -363,10 +367,17 @@ Stats QueueManager::stats() const {
 
 void QueueManager::worker() {
     std::vector<Item> batch;
-    // One syncfs descriptor per file system this thread has synced, kept open so each sync reports
-    // every writeback error since the first (common/sync_dir.hpp). A file system's first batch
-    // opens its descriptor after writing, so only that batch could miss an error hit between.
+    // One syncfs descriptor per file system this thread syncs, kept open so each sync reports every
+    // writeback error since it was opened (common/sync_dir.hpp). The Maildir root's is opened
+    // before the first copy is written; a mailbox on another file system (a mount below the root)
+    // gets its descriptor at its first batch, after those copies are written.
     std::map<std::uint64_t, std::unique_ptr<FileSystemSync>> fs_syncs;
+    if (!opts_.maildir_root.empty()) {
+        struct stat st {};
+        auto h = std::make_unique<FileSystemSync>(opts_.maildir_root.string());
+        if (h->open_error() == 0 && ::stat(opts_.maildir_root.c_str(), &st) == 0)
+            fs_syncs.emplace(static_cast<std::uint64_t>(st.st_dev), std::move(h));
+    }
     while (true) {
         batch.clear();
         std::shared_ptr<Item> done;
@@ -436,6 +447,7 @@ void QueueManager::worker() {
                 auto& h = fs_syncs[dev];
                 if (!h) h = std::make_unique<FileSystemSync>(path);
                 err = h->sync();
+                if (h->open_error() != 0) h.reset();  // try to open it again next time
             }
             if (err != 0) {
                 failed.emplace(dev, err);

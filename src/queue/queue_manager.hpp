@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,8 +51,9 @@ struct Options {
     std::string hostname;
     bool crlf_to_lf = true;
     bool maildir_batch_sync = true;  // one syncfs per batch of copies instead of fsyncs per copy
-    unsigned batch = 32;             // ready messages a delivery thread takes at once
-    int nice = 0;                    // CPU priority of the delivery threads (0..19; higher: lower)
+    std::filesystem::path maildir_root;  // its file system's sync descriptor is opened first
+    unsigned batch = 32;                 // ready messages a delivery thread takes at once
+    int nice = 0;  // CPU priority of the delivery threads (0..19; higher: lower)
     // Makes a file system's pending writes durable (null: syncfs through a descriptor kept per
     // thread and file system); for tests.
     std::function<int(const std::string& path)> sync_fs;

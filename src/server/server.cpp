@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "common/log.hpp"
+#include "common/sync_dir.hpp"
 #include "common/thread_name.hpp"
 #include "delivery/smtp_courier.hpp"
 #include "dns/resolver.hpp"
@@ -247,6 +248,12 @@ void Server::run() {
     // served once the event loop runs, after the queue has started.
     s.control = std::make_unique<ControlSocket>(s.io, s.cfg.control_socket, s.queue);
     s.control->start();
+    if ((s.cfg.spool.batch > 1 || s.cfg.delivery.maildir_sync == config::MaildirSync::batch) &&
+        !syncfs_reports_errors()) {
+        log::warn("sync_batching_off",
+                  {{"reason", "kernel older than 5.8: syncfs does not report write errors"},
+                   {"effect", "one fsync per spool commit and per Maildir copy"}});
+    }
     auto recovered = s.spool.recover();
     log::info("spool_recovered",
               {{"messages", recovered.size()}, {"dir", s.cfg.spool.dir.string()}});

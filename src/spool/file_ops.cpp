@@ -175,4 +175,17 @@ int PosixFileOps::sync_fs(FileSystemSync& fs) {
     return fs.sync();
 }
 
+int PosixFileOps::sync_file(const std::string& path) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    } while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno;
+    int rc;
+    do {
+        rc = ::fdatasync(fd);
+    } while (rc != 0 && errno == EINTR);
+    return close_checked(fd, rc == 0 ? 0 : errno);
+}
+
 }  // namespace sluice::spool

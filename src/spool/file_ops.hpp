@@ -27,6 +27,9 @@ class FileOps {
     virtual int sync_dir(const std::string& dir) = 0;
     // Makes every write on the file system of `fs` durable (syncfs).
     virtual int sync_fs(FileSystemSync& fs) = 0;
+    // fdatasync of an existing file (its data may already be written back: this flushes the
+    // device cache on every file system).
+    virtual int sync_file(const std::string& path) = 0;
 };
 
 // The real thing (POSIX open/write/fsync/rename; EINTR and short writes handled).
@@ -52,6 +55,7 @@ class PosixFileOps : public FileOps {
     int remove_file(const std::string& path) override;
     int sync_dir(const std::string& dir) override;
     int sync_fs(FileSystemSync& fs) override;
+    int sync_file(const std::string& path) override;
 
   private:
     void forget(const std::string& path);

@@ -36,6 +36,7 @@
 #include <unordered_set>
 
 #include "common/queue_id.hpp"
+#include "common/sync_dir.hpp"
 #include "common/thread_name.hpp"
 
 namespace sluice::spool {
@@ -317,6 +318,10 @@ struct Spool::Impl {
     std::deque<Job> work;
     bool stopping = false;
     std::size_t max_batch = 1;  // commits made durable by one sync
+    // Message bytes one batch may carry: a few large messages must not make the small ones queued
+    // behind them wait for all of their writes.
+    static constexpr std::size_t kMaxBatchBytes = 8 * 1024 * 1024;
+    std::vector<std::unique_ptr<FileSystemSync>> fs_syncs;  // one per worker (batch > 1)
     std::vector<std::thread> workers;
 
     // The index: which slot holds which message, and which slots are free.
@@ -324,6 +329,7 @@ struct Spool::Impl {
     std::unordered_map<std::string, std::uint32_t> slot_of;
     std::unordered_set<std::string> in_flight;  // commits started, not finished
     std::vector<std::uint32_t> free_slots;
+    std::vector<std::uint32_t> unclean_slots;  // a refused commit's cleanup failed: retry first
     std::uint32_t next_slot = 0;
     bool indexed = false;
     // Messages that have (or may have) a status file; removing the others skips an unlink that
@@ -355,9 +361,8 @@ struct Spool::Impl {
         }
     }
 
-    void worker_loop() {
+    void worker_loop(FileSystemSync* fs_sync) {
         std::vector<Job> batch;
-        FileSystemSync fs_sync(slot_dir);  // opened before this thread writes anything it syncs
         while (true) {
             batch.clear();
             {
@@ -366,18 +371,24 @@ struct Spool::Impl {
                 if (work.empty()) return;  // stopping, and everything queued is done
                 // Everything that queued up while the other workers were syncing goes out with
                 // one file-system sync (group commit); alone, a commit keeps its fdatasync.
-                const std::size_t take = std::min<std::size_t>(work.size(), max_batch);
-                for (std::size_t i = 0; i < take; ++i) {
+                std::size_t bytes = 0;
+                while (!work.empty() && batch.size() < max_batch &&
+                       (batch.empty() || bytes + message_bytes(work.front()) <= kMaxBatchBytes)) {
+                    bytes += message_bytes(work.front());
                     batch.push_back(std::move(work.front()));
                     work.pop_front();
                 }
             }
-            if (batch.size() == 1) {
-                write_one(batch.front());
+            if (batch.size() == 1 || !fs_sync) {
+                for (Job& job : batch) write_one(job);
             } else {
-                write_batch(batch, fs_sync);
+                write_batch(batch, *fs_sync);
             }
         }
+    }
+
+    static std::size_t message_bytes(const Job& job) {
+        return job.msg ? job.msg->message.size() : 0;
     }
 
     // Takes a free slot, or numbers a new one (created = true).
@@ -439,16 +450,43 @@ struct Spool::Impl {
 
     // The bytes of a failed commit may have landed even though its sync failed: make sure the slot
     // can never be read back as a message the client was told we did not take, then report.
-    void abandon(Job& job, std::uint32_t n, bool created, int err) {
+    void abandon(Job& job, std::uint32_t n, bool created, int err, const char* what = "write") {
         const std::string path = slot_prefix + slot_name(n);
-        if (created) {
-            if (err != EEXIST) fs->remove_file(path);
-        } else {
-            fs->overwrite_file(path, slot_header("FREE", {}), true);
-            release_slot(n);
+        if (!(created && err == EEXIST)) {  // EEXIST: a file we never wrote; leave it alone
+            const int clean = created ? fs->remove_file(path)
+                                      : fs->overwrite_file(path, slot_header("FREE", {}), true);
+            if (clean == 0) {
+                if (!created) release_slot(n);
+            } else {
+                // The disk that failed the sync may fail this too. The slot might still read back
+                // as the refused message, so it is neither reused nor left: the worker marks it
+                // free again before its next commit (a crash before that can only duplicate).
+                std::lock_guard lk(idx_mu);
+                unclean_slots.push_back(n);
+            }
         }
         end_flight(job.msg->envelope.queue_id);
-        finish(job, failure(err, "commit: write " + path));
+        finish(job, failure(err, std::string("commit: ") + what + " " + path));
+    }
+
+    // Retries the FREE mark of slots whose cleanup failed (see abandon); those that succeed become
+    // free slots.
+    void clean_slots() {
+        std::vector<std::uint32_t> todo;
+        {
+            std::lock_guard lk(idx_mu);
+            if (unclean_slots.empty()) return;
+            todo.swap(unclean_slots);
+        }
+        for (std::uint32_t n : todo) {
+            if (fs->overwrite_file(slot_prefix + slot_name(n), slot_header("FREE", {}), true) ==
+                0) {
+                release_slot(n);
+            } else {
+                std::lock_guard lk(idx_mu);
+                unclean_slots.push_back(n);
+            }
+        }
     }
 
     void accept(Job& job, std::uint32_t n) {
@@ -462,6 +500,7 @@ struct Spool::Impl {
 
     // Writes one message into a slot and makes it durable on its own (fdatasync), then reports.
     void write_one(Job& job) {
+        clean_slots();
         std::string data;
         const auto slot = prepare(job, data);
         if (!slot) return;
@@ -483,6 +522,7 @@ struct Spool::Impl {
     // with one syncfs() (every data block, new inode and directory block written once, one device
     // flush); only then is any of them reported. If the sync fails, none of them is taken.
     void write_batch(std::vector<Job>& jobs, FileSystemSync& fs_sync) {
+        clean_slots();
         std::vector<Written> written;
         written.reserve(jobs.size());
         std::string data;
@@ -500,10 +540,16 @@ struct Spool::Impl {
             written.push_back(Written{&job, n, created});
         }
         if (written.empty()) return;
-        const int err = fs->sync_fs(fs_sync);
+        int err = fs->sync_fs(fs_sync);
+        const char* what = "syncfs";
+        if (err == 0 && fs_sync.needs_file_flush()) {
+            // Not ext4: make sure the device cache is flushed too (FileSystemSync).
+            err = fs->sync_file(slot_prefix + slot_name(written.back().slot));
+            what = "fdatasync";
+        }
         for (const Written& w : written) {
             if (err != 0) {
-                abandon(*w.job, w.slot, w.created, err);
+                abandon(*w.job, w.slot, w.created, err, what);
             } else {
                 accept(*w.job, w.slot);
             }
@@ -674,15 +720,27 @@ Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<I
     im.slot_dir = base + "slots";
     im.status_dir = base + "status";
 
-    im.max_batch = std::max(1u, opts.batch);
-    // If a thread cannot be started, ~Impl (run as impl_ unwinds) joins the ones that did.
+    // Batches rest on syncfs reporting writeback errors; an older kernel gets one fsync each.
+    im.max_batch = syncfs_reports_errors() ? std::max(1u, opts.batch) : 1;
     const unsigned n = std::max(1u, opts.sync_threads);
+    if (im.max_batch > 1) {
+        // Opened before any commit is written, so every later writeback error reaches them.
+        for (unsigned i = 0; i < n; ++i) {
+            im.fs_syncs.push_back(std::make_unique<FileSystemSync>(im.slot_dir));
+            if (const int err = im.fs_syncs.back()->open_error())
+                throw std::system_error(err, std::generic_category(),
+                                        "spool: cannot open " + im.slot_dir);
+        }
+    }
+    // If a thread cannot be started, ~Impl (run as impl_ unwinds) joins the ones that did.
     im.workers.reserve(n);
-    for (unsigned i = 0; i < n; ++i)
-        im.workers.emplace_back([&im] {
+    for (unsigned i = 0; i < n; ++i) {
+        FileSystemSync* sync = im.fs_syncs.empty() ? nullptr : im.fs_syncs[i].get();
+        im.workers.emplace_back([&im, sync] {
             set_thread_name("sluice-spool");
-            im.worker_loop();
+            im.worker_loop(sync);
         });
+    }
 }
 
 Spool::~Spool() {

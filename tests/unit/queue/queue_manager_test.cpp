@@ -248,6 +248,24 @@ TEST_F(Fixture, ManyReadyMessagesShareSyncs) {
     EXPECT_EQ(qm->stats().delivered_copies, 40u);
 }
 
+// Without a test hook the batch sync goes through the delivery thread's own syncfs descriptors
+// (the Maildir root's, opened at start, and one per other file system).
+TEST_F(Fixture, RealBatchSyncDelivers) {
+    qm->stop();
+    fs::create_directories(dir / "mail");
+    auto o = queue::options_from(cfg, &courier);
+    o.workers = 2;
+    o.batch = 8;
+    ASSERT_FALSE(o.sync_fs);
+    qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
+    for (int i = 0; i < 20; ++i) submit("bob@example.org", {"alice@example.org"});
+    qm->start({});
+    ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
+    EXPECT_EQ(mails("alice"), 20u);
+    EXPECT_EQ(qm->stats().delivered_copies, 20u);
+    EXPECT_EQ(qm->stats().deferred, 0u);
+}
+
 // Operator commands (control socket): hold, release, delete, flush.
 TEST_F(Fixture, HoldStopsRetriesReleaseDelivers) {
     courier.replies = {{451, "4.3.0", "later"}};

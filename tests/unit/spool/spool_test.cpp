@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "common/queue_id.hpp"
+#include "common/sync_dir.hpp"
 
 namespace sluice::spool {
 namespace {
@@ -107,6 +108,7 @@ class FaultyFileOps : public FileOps {
         op_sync_dir,
         op_overwrite,
         op_sync_fs,
+        op_sync_file,
         op_count
     };
 
@@ -120,6 +122,16 @@ class FaultyFileOps : public FileOps {
     int calls(Op op) const {
         std::lock_guard lk(mu_);
         return calls_[op];
+    }
+    // Every call of `op` fails with `err` (nothing done) until set back to 0.
+    void fail_always(Op op, int err) {
+        std::lock_guard lk(mu_);
+        always_[op] = err;
+    }
+    // Every rewrite that marks a slot free fails with `err` until set back to 0.
+    void fail_free_marks(int err) {
+        std::lock_guard lk(mu_);
+        free_marks_err_ = err;
     }
 
     int write_file(const std::string& path, std::string_view data, bool sync) override {
@@ -136,6 +148,10 @@ class FaultyFileOps : public FileOps {
         return real_.write_file(path, data, sync);
     }
     int overwrite_file(const std::string& path, std::string_view data, bool sync) override {
+        {
+            std::lock_guard lk(mu_);
+            if (free_marks_err_ != 0 && data.substr(0, 4) == "FREE") return free_marks_err_;
+        }
         if (auto f = hit(op_overwrite)) {
             if (f->perform) {
                 if (f->err == EIO) {
@@ -174,6 +190,10 @@ class FaultyFileOps : public FileOps {
         }
         return real_.sync_dir(dir);
     }
+    int sync_file(const std::string& path) override {
+        if (auto f = hit(op_sync_file)) return f->err;
+        return real_.sync_file(path);
+    }
     int sync_fs(FileSystemSync& fs) override {
         if (auto f = hit(op_sync_fs)) {
             if (f->perform) real_.sync_fs(fs);
@@ -192,6 +212,7 @@ class FaultyFileOps : public FileOps {
     std::optional<Fault> hit(Op op) {
         std::lock_guard lk(mu_);
         ++calls_[op];
+        if (always_[op] != 0) return Fault{op, 1, always_[op], false};
         if (fault_ && fault_->op == op && --fault_->nth == 0) {
             Fault f = *fault_;
             fault_.reset();
@@ -203,6 +224,8 @@ class FaultyFileOps : public FileOps {
     PosixFileOps real_;
     mutable std::mutex mu_;
     int calls_[op_count] = {};
+    int always_[op_count] = {};
+    int free_marks_err_ = 0;
     std::optional<Fault> fault_;
 };
 
@@ -517,23 +540,32 @@ std::vector<CommitResult> commit_queued_together(Spool& s, std::size_t n,
     return out;
 }
 
+// Commits and removes `n` messages at once, leaving `n` free slots to rewrite.
+void make_free_slots(Spool& s, int n) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+        auto m = make_message(1, 256);
+        ASSERT_TRUE(commit_sync(s, m).ok);
+        ids.push_back(m->envelope.queue_id);
+    }
+    for (const auto& id : ids) ASSERT_TRUE(s.remove(id));
+}
+
 TEST(SpoolBatch, CommitsQueuedTogetherShareOneFileSystemSync) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
     for (bool reuse : {false, true}) {
         TempDir t;
         auto fs = std::make_shared<FaultyFileOps>();
         std::vector<std::string> ids;
         {
             Spool s({t.path(), 1, fs, 64});
-            if (reuse) {  // free slots to rewrite, rather than new slot files
-                for (int i = 0; i < 12; ++i) {
-                    auto m = make_message(1, 256);
-                    ASSERT_TRUE(commit_sync(s, m).ok);
-                    ASSERT_TRUE(s.remove(m->envelope.queue_id));
-                }
-            }
+            if (reuse) make_free_slots(s, 12);  // slots to rewrite, rather than new slot files
             const int dir_syncs = fs->calls(FaultyFileOps::op_sync_dir);
+            const int writes = fs->calls(FaultyFileOps::op_write);
             for (const auto& r : commit_queued_together(s, 10, &ids)) EXPECT_TRUE(r.ok) << r.error;
             EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), 1) << "reuse " << reuse;
+            // (11: the commit that held the worker, then the batch)
+            EXPECT_EQ(fs->calls(FaultyFileOps::op_write) - writes, reuse ? 0 : 11);
             // New slot files are covered by the file-system sync too: no directory fsync each.
             EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_dir), dir_syncs + (reuse ? 0 : 1));
         }
@@ -557,6 +589,7 @@ TEST(SpoolBatch, BatchOfOneKeepsPerFileSync) {
 // afterwards (new slot files removed, rewritten slots marked free again), while earlier
 // messages stay.
 TEST(SpoolBatch, FailedSyncTakesNoMessageOfTheBatch) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
     for (bool reuse : {false, true}) {
         for (bool perform : {true, false}) {
             TempDir t;
@@ -565,13 +598,7 @@ TEST(SpoolBatch, FailedSyncTakesNoMessageOfTheBatch) {
             std::vector<std::string> ids;
             {
                 Spool s({t.path(), 1, fs, 64});
-                if (reuse) {
-                    for (int i = 0; i < 12; ++i) {
-                        auto m = make_message(1, 256);
-                        ASSERT_TRUE(commit_sync(s, m).ok);
-                        ASSERT_TRUE(s.remove(m->envelope.queue_id));
-                    }
-                }
+                if (reuse) make_free_slots(s, 12);
                 auto m = make_message(1, 256);
                 kept = m->envelope.queue_id;
                 ASSERT_TRUE(commit_sync(s, m).ok);
@@ -595,9 +622,41 @@ TEST(SpoolBatch, FailedSyncTakesNoMessageOfTheBatch) {
     }
 }
 
+// The disk that failed the group sync fails the cleanup too: the refused messages' slots are not
+// reused while they may still read back as those messages, and they are marked free before the
+// next commit, so a restart after that does not bring them back.
+TEST(SpoolBatch, FailedCleanupIsRetriedBeforeTheNextCommit) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
+    for (bool reuse : {false, true}) {
+        TempDir t;
+        auto fs = std::make_shared<FaultyFileOps>();
+        std::vector<std::string> refused;
+        std::set<std::string> kept;
+        {
+            Spool s({t.path(), 1, fs, 64});
+            if (reuse) make_free_slots(s, 12);
+            fs->fail_at(FaultyFileOps::op_sync_fs, 1, EIO, true);  // synced, reported failed
+            fs->fail_always(FaultyFileOps::op_remove, EIO);
+            fs->fail_free_marks(EIO);
+            for (const auto& r : commit_queued_together(s, 5, &refused)) EXPECT_FALSE(r.ok);
+            // Not reused meanwhile: a rewrite there would lose nothing, but the slot is not free.
+            fs->fail_always(FaultyFileOps::op_remove, 0);
+            fs->fail_free_marks(0);
+            auto m = make_message(1, 256);
+            ASSERT_TRUE(commit_sync(s, m).ok);  // the cleanup is retried first
+            kept.insert(m->envelope.queue_id);
+        }
+        std::set<std::string> found = committed_ids(t.path());
+        for (const auto& id : refused) EXPECT_FALSE(found.count(id)) << id << " reuse " << reuse;
+        EXPECT_TRUE(found.count(*kept.begin()));
+        EXPECT_EQ(found.size(), 2u);  // the one that held the worker, and the last
+    }
+}
+
 // Faults at a random point of a stream of group commits from several threads: what was
 // acknowledged is exactly what a fresh reader finds, and each callback runs once.
 TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
     for (auto op :
          {FaultyFileOps::op_sync_fs, FaultyFileOps::op_write, FaultyFileOps::op_overwrite}) {
         TempDir t;
@@ -607,14 +666,12 @@ TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
         {
             auto fs = std::make_shared<FaultyFileOps>();
             Spool s({t.path(), 2, fs, 8});
-            for (int i = 0; i < 20; ++i) {  // some free slots, so rewrites happen too
+            for (int i = 0; i < 10; ++i) {  // messages that stay
                 auto m = make_message(1, 256);
                 ASSERT_TRUE(commit_sync(s, m).ok);
-                if (i % 2)
-                    ASSERT_TRUE(s.remove(m->envelope.queue_id));
-                else
-                    ok_ids.insert(m->envelope.queue_id);
+                ok_ids.insert(m->envelope.queue_id);
             }
+            make_free_slots(s, 40);  // rewrites happen too
             fs->fail_at(op, 3, EIO, true);
             std::vector<std::thread> threads;
             for (int th = 0; th < 4; ++th) {
@@ -634,6 +691,7 @@ TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
         }  // the destructor finishes every queued commit
         EXPECT_EQ(calls.size(), 100u);
         for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
+        EXPECT_LT(ok_ids.size(), 110u) << "the fault never fired, op " << op;
         EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op;
     }
 }
