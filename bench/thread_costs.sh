@@ -71,7 +71,6 @@ snapshot >"$work/after"
 if [ -n "${SYSCALLS:-}" ]; then
     kill -INT "$tracer"
     wait "$tracer" || true
-    cp "$work/syscalls" /tmp/last-syscalls.txt
     awk -v n="$n" '/\(/ && /[0-9]+\)/ { print; next } $1 ~ /^[a-z_0-9]+$/ && $2 ~ /^[0-9]+$/ {
         printf "    %-20s %6.2f per message\n", $1, $2 / n }' "$work/syscalls"
 fi
