@@ -26,6 +26,14 @@ import time
 REPO = pathlib.Path(__file__).resolve().parents[1]
 WORK = pathlib.Path(os.environ.get("SLUICE_BENCH_DIR", "/tmp/sluice-bench"))
 TRASH = WORK / "trash"
+# When a benchmark script last deleted many files (this one's trash, bench/thread_costs.sh's work
+# directory). ext4 without a journal (this VM's disk) does not reuse an inode for up to 5 minutes
+# after it was freed, and every file creation scans past such inodes: right after deleting 30,000
+# files, Maildir delivery cost 0.16-0.21 ms of CPU per message instead of 0.05-0.07 ms. So a run
+# first lets the previous run's deletions age. (Postfix deletes its queue files during its runs;
+# its queue directory's inode numbers are tens of thousands away from the Maildirs', so these most
+# likely sit in other block groups, which the inode allocator searches first.)
+DELETE_STAMP = pathlib.Path("/tmp/sluice-bench.deleted")
 CLK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 POSTFIX_PROCS = {"master", "smtpd", "cleanup", "qmgr", "virtual", "trivial-rewrite", "anvil",
@@ -355,8 +363,8 @@ def main():
     ap.add_argument("--quick", action="store_true", help="smaller message counts")
     ap.add_argument("--only", default="", help="comma-separated workload names")
     ap.add_argument("--out", default=str(WORK / "results.json"))
-    ap.add_argument("--settle", type=float, default=31.0,
-                    help="seconds between the end of a run that deleted files and the next run")
+    ap.add_argument("--settle", type=float, default=300.0,
+                    help="seconds to let a benchmark's bulk delete age before measuring")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("compare.py runs Postfix and must run as root")
@@ -383,26 +391,20 @@ def main():
         workloads = [w for w in workloads if w["name"] in args.only.split(",")]
 
     WORK.mkdir(parents=True, exist_ok=True)
+    if DELETE_STAMP.exists():
+        wait = DELETE_STAMP.stat().st_mtime + args.settle - time.time()
+        if wait > 0:
+            print("waiting %.0f s for an earlier benchmark's deleted files to age (--settle)" % wait,
+                  flush=True)
+            time.sleep(wait)
     sink = Sink()
     servers = [Sluice(binary, sink.port), Postfix(sink.port), sink]
     results = {}
-    last_delete = None  # when the last run that deleted files (Postfix's queue) ended
     try:
         for wl in workloads:
             for run in range(args.runs):
                 for s in servers:  # A B C A B C ...
-                    # ext4 without a journal (this VM's disk) skips inodes freed in the last 30 s
-                    # when it allocates new ones, so the thousands of queue files Postfix deletes
-                    # in its run would slow file creation in the next server's run (measured: a
-                    # sluice run right after two Postfix runs used 2.5x the CPU per message). Let
-                    # them age first, so no contender pays for another's deletions.
-                    if last_delete is not None and s.maildir_root is not None:
-                        wait = last_delete + args.settle - time.monotonic()
-                        if wait > 0:
-                            time.sleep(wait)
                     r = run_once(s, wl, loadgen)
-                    if s.name == "postfix":
-                        last_delete = time.monotonic()
                     if r is None:
                         continue
                     results.setdefault(wl["name"], {}).setdefault(s.name, []).append(r)
@@ -413,6 +415,7 @@ def main():
         for s in servers:
             s.stop()
         shutil.rmtree(TRASH, ignore_errors=True)
+        DELETE_STAMP.touch()
 
     pathlib.Path(args.out).write_text(json.dumps(results, indent=1))
     keys = ["accepted_per_s", "e2e_per_s", "p50_ms", "p99_ms", "cpu_s_per_1000", "rss_mb"]

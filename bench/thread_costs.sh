@@ -18,7 +18,18 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 bin=${SLUICE_BIN:-$repo/build-release/apps/sluice/sluice}
 work=$(mktemp -d /tmp/sluice-threads.XXXXXX)
 port=$((20000 + RANDOM % 20000))
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
+stamp=/tmp/sluice-bench.deleted  # when a benchmark last deleted files in bulk (compare.py too)
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"; touch "$stamp"' EXIT
+# ext4 without a journal does not reuse a freed inode for up to 5 minutes, and file creation scans
+# past such inodes: right after a bulk delete, Maildir delivery costs 2-3x the CPU. Let the last
+# benchmark's deletions age first (SETTLE=0 skips this).
+if [ -e "$stamp" ]; then
+    wait_s=$((${SETTLE:-300} - $(date +%s) + $(stat -c %Y "$stamp")))
+    if [ "$wait_s" -gt 0 ]; then
+        echo "waiting ${wait_s}s for an earlier benchmark's deleted files to age" >&2
+        sleep "$wait_s"
+    fi
+fi
 
 cat > "$work/sluice.toml" <<TOML
 ${ROOT_TOML:-}
