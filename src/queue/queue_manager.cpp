@@ -373,9 +373,13 @@ void QueueManager::worker() {
     // gets its descriptor at its first batch, after those copies are written.
     std::map<std::uint64_t, std::unique_ptr<FileSystemSync>> fs_syncs;
     if (!opts_.maildir_root.empty()) {
+        // The root may not exist yet (made at the first delivery): its nearest existing ancestor
+        // is on the same file system unless a mount point comes between.
+        std::filesystem::path p = opts_.maildir_root;
         struct stat st {};
-        auto h = std::make_unique<FileSystemSync>(opts_.maildir_root.string());
-        if (h->open_error() == 0 && ::stat(opts_.maildir_root.c_str(), &st) == 0)
+        while (::stat(p.c_str(), &st) != 0 && p.has_relative_path()) p = p.parent_path();
+        auto h = std::make_unique<FileSystemSync>(p.string());
+        if (h->open_error() == 0 && ::stat(p.c_str(), &st) == 0)
             fs_syncs.emplace(static_cast<std::uint64_t>(st.st_dev), std::move(h));
     }
     while (true) {
