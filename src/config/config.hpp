@@ -139,7 +139,7 @@ enum class MaildirSync { batch, each };
 struct Delivery {
     std::filesystem::path
         maildir_root;      // default: <data_dir>/mail; mailbox = <root>/<domain>/<user>
-    unsigned workers = 4;  // concurrent local deliveries
+    unsigned workers = 0;  // concurrent local deliveries; 0 = one per core, at least 2
     LineEndings maildir_line_endings = LineEndings::lf;
     MaildirSync maildir_sync = MaildirSync::batch;
     unsigned batch = 32;  // messages a delivery thread takes at once (and syncs together)

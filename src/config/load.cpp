@@ -1068,7 +1068,7 @@ Config Loader::load(const toml::table& root) {
             *t, "delivery",
             {"maildir_root", "workers", "maildir_line_endings", "maildir_sync", "batch", "nice"});
         if (const auto p = path(*t, "delivery", "maildir_root")) cfg.delivery.maildir_root = *p;
-        if (const auto n = integer(*t, "delivery", "workers", 1, 256)) {
+        if (const auto n = integer(*t, "delivery", "workers", 0, 256)) {
             cfg.delivery.workers = static_cast<unsigned>(*n);
         }
         if (const auto le = string(*t, "delivery", "maildir_line_endings")) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <random>
 #include <system_error>
+#include <thread>
 
 #include "common/log.hpp"
 #include "common/queue_id.hpp"
@@ -71,7 +72,11 @@ double random01() {
 
 Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier) {
     Options o;
-    o.workers = cfg.delivery.workers;
+    // One delivery thread per core by default: on the benchmark (one mailbox, 2 cores) 4 threads
+    // cost 0.071-0.079 ms of CPU per copy, 2 threads 0.057-0.062, contending less for the
+    // mailbox directory and syncing larger batches. At least 2, so one slow copy stalls nothing.
+    o.workers = cfg.delivery.workers != 0 ? cfg.delivery.workers
+                                          : std::max(2u, std::thread::hardware_concurrency());
     o.retry_initial = cfg.queue.retry_initial;
     o.retry_max = cfg.queue.retry_max;
     o.lifetime = cfg.queue.lifetime;

@@ -61,7 +61,7 @@ TEST(ConfigDefaults, EmptyFileGivesDefaults) {
     EXPECT_TRUE(c.log.file.empty());
     EXPECT_EQ(c.spool.sync_threads, 2u);
     EXPECT_EQ(c.spool.batch, 64u);
-    EXPECT_EQ(c.delivery.workers, 4u);
+    EXPECT_EQ(c.delivery.workers, 0u);
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::lf);
     EXPECT_EQ(c.delivery.maildir_sync, MaildirSync::batch);
     EXPECT_EQ(c.delivery.batch, 32u);
@@ -535,7 +535,6 @@ TEST(ConfigErrors, LimitBelowMinimum) {
     expect_error("[spool]\nsync_threads = 65\n", "spool.sync_threads", 2);
     expect_error("[spool]\nbatch = 0\n", "spool.batch", 2);
     expect_error("[spool]\nbatch = 1025\n", "spool.batch", 2);
-    expect_error("[delivery]\nworkers = 0\n", "delivery.workers", 2);
     expect_error("[delivery]\nworkers = 257\n", "delivery.workers", 2);
 }
 
