@@ -126,7 +126,7 @@ struct Log {
 
 struct Spool {
     std::filesystem::path dir;  // default: <data_dir>/spool
-    unsigned sync_threads = 2;  // syncs in flight at once; commits queued behind them are batched
+    unsigned sync_threads = 1;  // syncs in flight at once; commits queued behind them are batched
     unsigned batch = 64;        // most commits made durable by one syncfs (group commit)
 };
 

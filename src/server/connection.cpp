@@ -126,8 +126,9 @@ asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool
     co_await close_tls();
     done_ = true;
     timer_.cancel();
+    // close() alone sends the FIN after any queued reply (a shutdown() first only cost a system
+    // call per connection, which failed with ENOTCONN whenever the client had closed first).
     boost::system::error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
     socket_.close(ec);
     if (release_slot) ctx_.limits.release(client_ip_);
     auto ms =

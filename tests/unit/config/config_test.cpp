@@ -59,7 +59,7 @@ TEST(ConfigDefaults, EmptyFileGivesDefaults) {
     EXPECT_EQ(c.log.level, log::Level::info);
     EXPECT_EQ(c.log.format, log::Format::logfmt);
     EXPECT_TRUE(c.log.file.empty());
-    EXPECT_EQ(c.spool.sync_threads, 2u);
+    EXPECT_EQ(c.spool.sync_threads, 1u);
     EXPECT_EQ(c.spool.batch, 64u);
     EXPECT_EQ(c.delivery.workers, 0u);
     EXPECT_EQ(c.delivery.maildir_line_endings, LineEndings::lf);
