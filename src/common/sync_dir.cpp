@@ -9,12 +9,21 @@
 #include <cstdio>
 
 namespace sluice {
+namespace {
 
-int sync_directory(const std::string& dir) {
+// open() for reading, retried on EINTR; -1 with errno set on failure.
+int open_read(const std::string& path, int extra_flags) {
     int fd;
     do {
-        fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | extra_flags);
     } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+}  // namespace
+
+int sync_directory(const std::string& dir) {
+    const int fd = open_read(dir, O_DIRECTORY);
     if (fd < 0) return errno;
     int err = 0;
     int rc;
@@ -27,20 +36,11 @@ int sync_directory(const std::string& dir) {
 }
 
 int sync_filesystem(const std::string& path) {
-    int fd;
-    do {
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    } while (fd < 0 && errno == EINTR);
-    if (fd < 0) return errno;
-    const int err = ::syncfs(fd) == 0 ? 0 : errno;
-    ::close(fd);
-    return err;
+    return FileSystemSync(path).sync();
 }
 
 FileSystemSync::FileSystemSync(const std::string& path) {
-    do {
-        fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    } while (fd_ < 0 && errno == EINTR);
+    fd_ = open_read(path, 0);
     if (fd_ < 0) {
         open_err_ = errno;
         return;

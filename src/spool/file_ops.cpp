@@ -16,6 +16,24 @@
 namespace sluice::spool {
 namespace {
 
+// open() retried on EINTR; -1 with errno set on failure.
+int open_file(const std::string& path, int flags) {
+    int fd;
+    do {
+        fd = ::open(path.c_str(), flags, 0600);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
+}
+
+// fdatasync (data_only) or fsync, retried on EINTR; 0 or an errno value.
+int sync_fd(int fd, bool data_only) {
+    int rc;
+    do {
+        rc = data_only ? ::fdatasync(fd) : ::fsync(fd);
+    } while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : errno;
+}
+
 int write_all(int fd, std::string_view data) {
     const char* p = data.data();
     std::size_t left = data.size();
@@ -54,28 +72,14 @@ int pwrite_all(int fd, std::string_view data, bool sync) {
         off += n;
         left -= static_cast<std::size_t>(n);
     }
-    if (!sync) return 0;
-    int rc;
-    do {
-        rc = ::fdatasync(fd);
-    } while (rc != 0 && errno == EINTR);
-    return rc == 0 ? 0 : errno;
+    return sync ? sync_fd(fd, true) : 0;
 }
 
 int write_to(const std::string& path, int flags, std::string_view data, bool sync, bool data_only) {
-    int fd;
-    do {
-        fd = ::open(path.c_str(), flags, 0600);
-    } while (fd < 0 && errno == EINTR);
+    const int fd = open_file(path, flags);
     if (fd < 0) return errno;
     int err = write_all(fd, data);
-    if (err == 0 && sync) {
-        int rc;
-        do {
-            rc = data_only ? ::fdatasync(fd) : ::fsync(fd);
-        } while (rc != 0 && errno == EINTR);
-        if (rc != 0) err = errno;
-    }
+    if (err == 0 && sync) err = sync_fd(fd, data_only);
     return close_checked(fd, err);
 }
 
@@ -106,9 +110,7 @@ int PosixFileOps::overwrite_file(const std::string& path, std::string_view data,
         if (auto it = fds_.find(path); it != fds_.end()) fd = it->second;
     }
     if (fd < 0) {
-        do {
-            fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-        } while (fd < 0 && errno == EINTR);
+        fd = open_file(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) return errno;
         bool cached;
         {
@@ -128,10 +130,7 @@ int PosixFileOps::append_file(const std::string& path, std::string_view data, bo
 
 int PosixFileOps::read_file(const std::string& path, std::string& out) {
     out.clear();
-    int fd;
-    do {
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    } while (fd < 0 && errno == EINTR);
+    const int fd = open_file(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return errno;
     struct stat st {};
     if (::fstat(fd, &st) != 0) return close_checked(fd, errno);
@@ -176,16 +175,18 @@ int PosixFileOps::sync_fs(FileSystemSync& fs) {
 }
 
 int PosixFileOps::sync_file(const std::string& path) {
-    int fd;
-    do {
-        fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    } while (fd < 0 && errno == EINTR);
+    // A slot just written is normally in the cache: no open/close for it. Not synced under the
+    // lock (other threads look up their slots meanwhile); the caller owns this slot, so nothing
+    // closes the descriptor while it syncs (the single-writer rule above).
+    int fd = -1;
+    {
+        std::lock_guard lk(mu_);
+        if (auto it = fds_.find(path); it != fds_.end()) fd = it->second;
+    }
+    if (fd >= 0) return sync_fd(fd, true);
+    fd = open_file(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return errno;
-    int rc;
-    do {
-        rc = ::fdatasync(fd);
-    } while (rc != 0 && errno == EINTR);
-    return close_checked(fd, rc == 0 ? 0 : errno);
+    return close_checked(fd, sync_fd(fd, true));
 }
 
 }  // namespace sluice::spool

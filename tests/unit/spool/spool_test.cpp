@@ -726,6 +726,23 @@ TEST(PosixFileOps, CachedDescriptorNeverOutlivesTheName) {
     EXPECT_EQ(read_all(b), "new file");
 }
 
+// sync_file (the extra flush a group commit makes off ext4) works through the cached descriptor
+// of a slot and by opening a file that is not cached, and reports a missing file.
+TEST(PosixFileOps, SyncFileCachedOrNot) {
+    TempDir t;
+    PosixFileOps ops;
+    const std::string cached = (t.path() / "cached").string();
+    const std::string plain = (t.path() / "plain").string();
+    ASSERT_EQ(ops.write_file(cached, "abc", false), 0);
+    ASSERT_EQ(ops.overwrite_file(cached, "x", false), 0);  // now cached
+    ASSERT_EQ(ops.write_file(plain, "abc", false), 0);     // never cached
+    EXPECT_EQ(ops.sync_file(cached), 0);
+    EXPECT_EQ(ops.sync_file(plain), 0);
+    EXPECT_EQ(read_all(cached), "xbc");
+    ASSERT_EQ(ops.remove_file(cached), 0);
+    EXPECT_EQ(ops.sync_file(cached), ENOENT);  // the removal dropped the cached descriptor
+}
+
 TEST(PosixFileOps, ManyFilesBeyondTheCacheStillWork) {
     TempDir t;
     PosixFileOps ops;
