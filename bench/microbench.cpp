@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "common/log.hpp"
 #include "common/queue_id.hpp"
 #include "smtp/command.hpp"
 #include "smtp/data_reader.hpp"
@@ -46,19 +47,24 @@ void BM_DataReader(benchmark::State& st) {
 BENCHMARK(BM_DataReader)->Arg(1024)->Arg(64 * 1024);
 
 void BM_SessionTransaction(benchmark::State& st) {
-    std::string input = "EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@bench.test>\r\nDATA\r\n" +
-                        message_of(1024) + ".\r\nQUIT\r\n";
+    std::string input =
+        "EHLO c.test\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<u@bench.test>\r\nDATA\r\n" +
+        message_of(1024) + ".\r\nQUIT\r\n";
     for (auto _ : st) {
-        smtp::Session s(smtp::SessionInfo{"mx.test", "l", "127.0.0.1", 1, false}, {},
-                        [] { return std::int64_t{1700000000000000}; },
-                        [](std::int64_t now) { return new_queue_id(now); });
+        smtp::Session s(
+            smtp::SessionInfo{"mx.test", "l", "127.0.0.1", 1, false}, {},
+            [] { return std::int64_t{1700000000000000}; },
+            [](std::int64_t now) { return new_queue_id(now); });
         s.start();
         s.feed(input);
         while (true) {
             auto ev = s.next();
-            if (ev == smtp::Event::check_recipient) s.recipient_verdict({250, "2.1.5", "Ok"});
-            else if (ev == smtp::Event::commit) s.commit_done({250, "2.0.0", "Ok"});
-            else break;
+            if (ev == smtp::Event::check_recipient)
+                s.recipient_verdict({250, "2.1.5", "Ok"});
+            else if (ev == smtp::Event::commit)
+                s.commit_done({250, "2.0.0", "Ok"});
+            else
+                break;
         }
         benchmark::DoNotOptimize(s.output());
     }
@@ -76,6 +82,25 @@ void BM_EncodeQueueFile(benchmark::State& st) {
 BENCHMARK(BM_EncodeQueueFile)->Arg(1024)->Arg(64 * 1024);
 
 // Durable commits from `threads` concurrent committers, each waiting for its own commit.
+// One structured log line as a session writes it (logfmt, to a file; flushed every second).
+void BM_LogLine(benchmark::State& st) {
+    const std::string path = "/tmp/sluice-microbench.log";
+    if (st.thread_index() == 0) log::init(log::Level::info, log::Format::logfmt, path);
+    const std::string id = "1K1BTPKA5J7SN000";
+    for (auto _ : st) {
+        log::info("message", {{"session", 12345},
+                              {"queue_id", id},
+                              {"from", "a@loadgen.test"},
+                              {"rcpts", 1},
+                              {"size", 1319},
+                              {"code", 250}});
+    }
+    if (st.thread_index() != 0) return;
+    log::init(log::Level::info, log::Format::logfmt);
+    std::filesystem::remove(path);
+}
+BENCHMARK(BM_LogLine)->Threads(1)->Threads(2);
+
 void BM_SpoolCommit(benchmark::State& st) {
     static std::unique_ptr<spool::Spool> sp;
     static std::filesystem::path dir;

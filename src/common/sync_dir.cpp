@@ -1,12 +1,18 @@
 #include "common/sync_dir.hpp"
 
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
 
 namespace sluice {
 namespace {
@@ -47,8 +53,20 @@ FileSystemSync::FileSystemSync(const std::string& path) {
     }
     constexpr unsigned long kExtMagic = 0xEF53;  // EXT2/3/4_SUPER_MAGIC (linux/magic.h)
     struct statfs st {};
-    if (::fstatfs(fd_, &st) == 0)
-        needs_file_flush_ = static_cast<unsigned long>(st.f_type) != kExtMagic;
+    if (::fstatfs(fd_, &st) != 0) return;
+    const bool ext = static_cast<unsigned long>(st.f_type) == kExtMagic;
+    needs_file_flush_ = !ext;
+    if (!ext) return;
+    int flags = 0;
+    struct stat sb {};
+    if (::ioctl(fd_, FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_JOURNAL_DATA_FL) != 0 ||
+        ::fstat(fd_, &sb) != 0)
+        return;
+    std::ifstream in("/proc/self/mountinfo");
+    std::stringstream text;
+    text << in.rdbuf();
+    if (!in) return;  // cannot tell how the file system is mounted: assume the worst
+    overwrites_in_place_ = !journals_file_data(text.str(), major(sb.st_dev), minor(sb.st_dev));
 }
 
 FileSystemSync::~FileSystemSync() {
@@ -58,6 +76,27 @@ FileSystemSync::~FileSystemSync() {
 int FileSystemSync::sync() {
     if (fd_ < 0) return open_err_;
     return ::syncfs(fd_) == 0 ? 0 : errno;
+}
+
+bool journals_file_data(std::string_view mountinfo, unsigned maj, unsigned min) {
+    // Each line: id parent major:minor root mount-point options [optional...] - type source
+    // super-options (proc(5)). ext4 lists data= among the super options when it is not "ordered".
+    const std::string dev = std::to_string(maj) + ":" + std::to_string(min);
+    std::istringstream lines{std::string(mountinfo)};
+    for (std::string line; std::getline(lines, line);) {
+        std::istringstream fields(line);
+        std::string id, parent, device;
+        if (!(fields >> id >> parent >> device) || device != dev) continue;
+        const auto sep = line.find(" - ");
+        if (sep == std::string::npos) continue;
+        std::istringstream tail(line.substr(sep + 3));
+        std::string type, source, options;
+        tail >> type >> source >> options;
+        std::istringstream opts(options);
+        for (std::string o; std::getline(opts, o, ',');)
+            if (o == "data=journal") return true;
+    }
+    return false;
 }
 
 bool kernel_at_least(const char* release, int major, int minor) {

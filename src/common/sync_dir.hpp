@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace sluice {
 
@@ -35,17 +36,28 @@ class FileSystemSync {
     // Elsewhere (XFS: the flush rides on a log force, which is a no-op when only file data
     // changed) the caller also fdatasyncs one of the files it wrote, which flushes in any case.
     bool needs_file_flush() const { return needs_file_flush_; }
+    // True when rewriting a file's already allocated and synced blocks changes nothing but those
+    // blocks, so writing them back (sync_file_range) and one device cache flush make the rewrite
+    // durable: ext2/3/4 (blocks are overwritten where they are), unless file data goes through the
+    // journal (data=journal, or the directory's journal-data flag). Copy-on-write file systems
+    // (Btrfs, ZFS) write new blocks and need their metadata committed: false there, as elsewhere.
+    bool overwrites_in_place() const { return overwrites_in_place_; }
 
   private:
     int fd_ = -1;
     int open_err_ = 0;
     bool needs_file_flush_ = true;
+    bool overwrites_in_place_ = false;
 };
 
 // True when this kernel's syncfs() reports writeback errors (Linux >= 5.8). Before that it
 // returned 0 even when data failed to reach the disk, so batching durability behind it would
 // acknowledge lost messages: callers fall back to one fsync per file.
 bool syncfs_reports_errors();
+
+// True when /proc/self/mountinfo text shows the file system on device major:minor mounted with
+// data=journal (its file data is written through the journal, not in place).
+bool journals_file_data(std::string_view mountinfo, unsigned major, unsigned minor);
 
 // True when a kernel release string ("6.1.0-28-amd64") is at least major.minor; false if it
 // cannot be read.

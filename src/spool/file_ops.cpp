@@ -8,9 +8,11 @@
 #include "common/sync_dir.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 namespace sluice::spool {
@@ -89,38 +91,55 @@ int PosixFileOps::write_file(const std::string& path, std::string_view data, boo
     return write_to(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, data, sync, false);
 }
 
-PosixFileOps::~PosixFileOps() {
-    for (const auto& [path, fd] : fds_) ::close(fd);
+PosixFileOps::Fd::~Fd() {
+    ::close(fd);
+}
+
+PosixFileOps::PosixFileOps() : limit_(kCachedFds) {
+    if (rlimit rl{}; ::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        limit_ = std::clamp<std::size_t>(rl.rlim_cur / 4, 16, kCachedFds);
+}
+
+PosixFileOps::~PosixFileOps() = default;
+
+std::shared_ptr<PosixFileOps::Fd> PosixFileOps::cached(const std::string& path) {
+    std::lock_guard lk(mu_);
+    auto it = fds_.find(path);
+    if (it == fds_.end()) return nullptr;
+    lru_.splice(lru_.begin(), lru_, it->second);
+    return it->second->second;
 }
 
 void PosixFileOps::forget(const std::string& path) {
     std::lock_guard lk(mu_);
     auto it = fds_.find(path);
     if (it == fds_.end()) return;
-    ::close(it->second);
+    lru_.erase(it->second);  // closed now, or when a call still using it returns
     fds_.erase(it);
 }
 
 int PosixFileOps::overwrite_file(const std::string& path, std::string_view data, bool sync) {
     // An existing slot: no directory change, so fdatasync of the file alone makes it durable
     // (it also flushes a size change when the new content is longer than the old).
-    int fd = -1;
-    {
-        std::lock_guard lk(mu_);
-        if (auto it = fds_.find(path); it != fds_.end()) fd = it->second;
-    }
-    if (fd < 0) {
-        fd = open_file(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+    std::shared_ptr<Fd> f = cached(path);
+    if (!f) {
+        const int fd = open_file(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
         if (fd < 0) return errno;
-        bool cached;
-        {
-            std::lock_guard lk(mu_);  // closed by forget() or the destructor once cached
-            cached = fds_.size() < kCachedFds && fds_.emplace(path, fd).second;
+        f = std::make_shared<Fd>(fd);
+        std::lock_guard lk(mu_);
+        if (fds_.find(path) == fds_.end()) {  // (another thread's open of it: keep that one)
+            lru_.emplace_front(path, f);
+            fds_.emplace(path, lru_.begin());
+            if (lru_.size() > limit_) {
+                fds_.erase(lru_.back().first);
+                lru_.pop_back();
+            }
         }
-        if (!cached) return close_checked(fd, pwrite_all(fd, data, sync));  // full, or a race
     }
     // Callers never write one slot from two threads at once; pwrite needs no shared offset.
-    return pwrite_all(fd, data, sync);
+    // (close() of a file that was not cached is not checked: a local file system reports write
+    // errors at the sync, which goes through this descriptor or syncfs.)
+    return pwrite_all(f->fd, data, sync);
 }
 
 int PosixFileOps::append_file(const std::string& path, std::string_view data, bool sync) {
@@ -178,15 +197,26 @@ int PosixFileOps::sync_file(const std::string& path) {
     // A slot just written is normally in the cache: no open/close for it. Not synced under the
     // lock (other threads look up their slots meanwhile); the caller owns this slot, so nothing
     // closes the descriptor while it syncs (the single-writer rule above).
-    int fd = -1;
-    {
-        std::lock_guard lk(mu_);
-        if (auto it = fds_.find(path); it != fds_.end()) fd = it->second;
-    }
-    if (fd >= 0) return sync_fd(fd, true);
-    fd = open_file(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (const auto f = cached(path)) return sync_fd(f->fd, true);
+    const int fd = open_file(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) return errno;
     return close_checked(fd, sync_fd(fd, true));
+}
+
+int PosixFileOps::write_back(const std::string& path, bool wait) {
+    // The descriptor that wrote: a write-back error is reported to each open file once, counted
+    // from its open, so a descriptor opened now could miss an error from before. Like sync_file,
+    // used outside the lock by the slot's only writer.
+    const auto f = cached(path);
+    if (!f) return EBADF;
+    const unsigned flags =
+        wait ? SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER
+             : SYNC_FILE_RANGE_WRITE;
+    int rc;
+    do {
+        rc = ::sync_file_range(f->fd, 0, 0, flags);
+    } while (rc != 0 && errno == EINTR);
+    return rc == 0 ? 0 : errno;
 }
 
 }  // namespace sluice::spool

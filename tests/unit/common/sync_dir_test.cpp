@@ -47,5 +47,32 @@ TEST(SyncDir, KernelReleaseCheck) {
     EXPECT_FALSE(kernel_at_least("linux", 5, 8));
 }
 
+// mountinfo lines as proc(5) gives them: data=journal is found for the right device only, in the
+// super options (after " - "), as a whole option.
+TEST(SyncDir, JournalledDataMountIsRecognised) {
+    const std::string info =
+        "22 1 254:1 / / rw,relatime shared:1 - ext4 /dev/vda1 rw,discard,data=ordered\n"
+        "30 22 254:2 / /var/spool rw,noatime shared:5 - ext4 /dev/vda2 rw,data=journal\n"
+        "31 22 254:3 / /srv rw master:2 - ext4 /dev/vda3 rw,data=journal_checksum_x\n"
+        "32 22 0:25 / /tmp rw - tmpfs tmpfs rw,size=100k\n";
+    EXPECT_FALSE(journals_file_data(info, 254, 1));
+    EXPECT_TRUE(journals_file_data(info, 254, 2));
+    EXPECT_FALSE(journals_file_data(info, 254, 3));
+    EXPECT_FALSE(journals_file_data(info, 0, 25));
+    EXPECT_FALSE(journals_file_data(info, 254, 9));  // not mounted
+    EXPECT_FALSE(journals_file_data("", 254, 2));
+    EXPECT_FALSE(journals_file_data("garbage line\n30 22 254:2 / /x rw\n", 254, 2));
+}
+
+// Only ext2/3/4 rewrites in place: procfs (and anything else that is not ext) says no.
+TEST(SyncDir, InPlaceRewritesOnlyOnExt) {
+    FileSystemSync proc("/proc");
+    ASSERT_EQ(proc.open_error(), 0);
+    EXPECT_FALSE(proc.overwrites_in_place());
+    EXPECT_TRUE(proc.needs_file_flush());
+    FileSystemSync missing("/nonexistent/sluice");
+    EXPECT_FALSE(missing.overwrites_in_place());
+}
+
 }  // namespace
 }  // namespace sluice

@@ -109,6 +109,7 @@ class FaultyFileOps : public FileOps {
         op_overwrite,
         op_sync_fs,
         op_sync_file,
+        op_write_back,
         op_count
     };
 
@@ -133,6 +134,9 @@ class FaultyFileOps : public FileOps {
         std::lock_guard lk(mu_);
         free_marks_err_ = err;
     }
+    // Whether the spool may make in-place rewrites durable with write_back and one flush (the
+    // real answer depends on the file system the tests run on; off unless a test asks).
+    void set_in_place(bool on) { in_place_ = on; }
 
     int write_file(const std::string& path, std::string_view data, bool sync) override {
         if (auto f = hit(op_write)) {
@@ -201,6 +205,14 @@ class FaultyFileOps : public FileOps {
         }
         return real_.sync_fs(fs);
     }
+    int write_back(const std::string& path, bool wait) override {
+        if (auto f = hit(op_write_back)) {
+            if (f->perform) real_.write_back(path, wait);
+            return f->err;
+        }
+        return real_.write_back(path, wait);
+    }
+    bool overwrites_in_place(const FileSystemSync&) override { return in_place_; }
 
   private:
     struct Fault {
@@ -226,6 +238,7 @@ class FaultyFileOps : public FileOps {
     int calls_[op_count] = {};
     int always_[op_count] = {};
     int free_marks_err_ = 0;
+    std::atomic<bool> in_place_{false};
     std::optional<Fault> fault_;
 };
 
@@ -696,7 +709,190 @@ TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
     }
 }
 
+// ---- in-place rewrites (batch > 1 on a file system that overwrites in place)
+// ---------------------
+
+// Rewrites that fit in blocks this spool already synced are made durable by writing each slot
+// back and one fdatasync (its flush covers them all): no syncfs, and a fresh reader finds them.
+TEST(SpoolInPlace, RewritesOfSyncedBlocksNeedNoFileSystemSync) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
+    TempDir t;
+    auto fs = std::make_shared<FaultyFileOps>();
+    fs->set_in_place(true);
+    std::vector<std::string> ids;
+    {
+        Spool s({t.path(), 1, fs, 64});
+        make_free_slots(s, 12);
+        const int syncs = fs->calls(FaultyFileOps::op_sync_file);
+        for (const auto& r : commit_queued_together(s, 10, &ids)) EXPECT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), 0);
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_write_back), 20);  // started, then waited for, each
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_file), syncs + 1);  // one flush for the batch
+    }
+    const auto found = committed_ids(t.path());
+    for (const auto& id : ids) EXPECT_TRUE(found.count(id)) << id;
+    EXPECT_EQ(found.size(), ids.size() + 1);
+}
+
+// What this process has not synced itself is never trusted as allocated: new slot files, slots
+// that grow past their synced size, and every slot of a spool opened anew (a kill may have left a
+// size unsynced) go through syncfs.
+TEST(SpoolInPlace, NewGrowingAndUnknownSlotsSyncTheFileSystem) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
+    TempDir t;
+    auto fs = std::make_shared<FaultyFileOps>();
+    fs->set_in_place(true);
+    {
+        Spool s({t.path(), 1, fs, 64});
+        for (const auto& r : commit_queued_together(s, 5)) EXPECT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), 1) << "new slot files";
+        make_free_slots(s, 12);  // 256-byte messages: slot files of one block
+        std::vector<std::string> ids;
+        std::promise<void> release;
+        auto released = release.get_future().share();
+        std::promise<void> holding;
+        s.commit(make_message(1, 256), [&](CommitResult) {
+            holding.set_value();
+            released.wait();
+        });
+        holding.get_future().wait();
+        std::vector<std::future<CommitResult>> results;
+        for (int i = 0; i < 3; ++i) {
+            auto p = std::make_shared<std::promise<CommitResult>>();
+            results.push_back(p->get_future());
+            s.commit(make_message(1, i == 1 ? 6000 : 300),
+                     [p](CommitResult r) { p->set_value(r); });
+        }
+        release.set_value();
+        for (auto& f : results) EXPECT_TRUE(f.get().ok);
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), 2) << "one slot grew past its block";
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_write_back), 0);
+    }
+    auto fs2 = std::make_shared<FaultyFileOps>();
+    fs2->set_in_place(true);
+    Spool s2({t.path(), 1, fs2, 64});
+    ASSERT_FALSE(s2.recover().empty());
+    for (const auto& r : commit_queued_together(s2, 5)) EXPECT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(fs2->calls(FaultyFileOps::op_sync_fs), 1) << "sizes from before this start";
+    EXPECT_EQ(fs2->calls(FaultyFileOps::op_write_back), 0);
+}
+
+// A write-back or flush that fails refuses the whole batch; a batch whose descriptor is not at
+// hand (EBADF) falls back to syncfs and is taken.
+TEST(SpoolInPlace, FailedWriteBackOrFlushTakesNoMessageOfTheBatch) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
+    struct Case {
+        FaultyFileOps::Op op;
+        int nth;
+        int err;
+        bool taken;
+    };
+    for (const Case c : {Case{FaultyFileOps::op_write_back, 2, EIO, false},
+                         Case{FaultyFileOps::op_write_back, 14, EIO, false},
+                         Case{FaultyFileOps::op_sync_file, 1, EIO, false},
+                         Case{FaultyFileOps::op_write_back, 3, EBADF, true}}) {
+        TempDir t;
+        auto fs = std::make_shared<FaultyFileOps>();
+        fs->set_in_place(true);
+        std::vector<std::string> ids;
+        {
+            Spool s({t.path(), 1, fs, 64});
+            make_free_slots(s, 12);
+            // (the commit that holds the worker syncs alone, through overwrite_file)
+            fs->fail_at(c.op, c.nth, c.err, true);
+            for (const auto& r : commit_queued_together(s, 10, &ids)) {
+                EXPECT_EQ(r.ok, c.taken) << r.error;
+                if (!c.taken) {
+                    EXPECT_EQ(r.err_no, EIO);
+                }
+            }
+            EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), c.taken ? 1 : 0);
+            EXPECT_TRUE(commit_sync(s, make_message(1, 256)).ok);  // the spool keeps working
+        }
+        const auto found = committed_ids(t.path());
+        for (const auto& id : ids) EXPECT_EQ(found.count(id), c.taken ? 1u : 0u) << id;
+        EXPECT_EQ(found.size(), c.taken ? 12u : 2u) << "op " << c.op << " nth " << c.nth;
+    }
+}
+
+// Faults at a random point of a stream of in-place batches from several threads: what was
+// acknowledged is exactly what a fresh reader finds.
+TEST(SpoolInPlace, FaultsUnderConcurrentBatches) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
+    for (auto op : {FaultyFileOps::op_write_back, FaultyFileOps::op_sync_file}) {
+        TempDir t;
+        std::mutex mu;
+        std::set<std::string> ok_ids;
+        auto fs = std::make_shared<FaultyFileOps>();
+        fs->set_in_place(true);
+        {
+            Spool s({t.path(), 2, fs, 8});
+            make_free_slots(s, 100);  // every batch rewrites synced slots
+            fs->fail_at(op, 3, EIO, true);
+            std::vector<std::thread> threads;
+            for (int th = 0; th < 4; ++th) {
+                threads.emplace_back([&] {
+                    for (int i = 0; i < 25; ++i) {
+                        auto m = make_message(1, 512);
+                        std::string id = m->envelope.queue_id;
+                        s.commit(m, [&, id](CommitResult r) {
+                            std::lock_guard lk(mu);
+                            if (r.ok) ok_ids.insert(id);
+                        });
+                    }
+                });
+            }
+            for (auto& th : threads) th.join();
+        }  // the destructor finishes every queued commit
+        EXPECT_GE(fs->calls(op), 3) << "the fault never fired, op " << op;
+        EXPECT_LT(ok_ids.size(), 100u) << "op " << op;
+        EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op;
+    }
+}
+
 // ---- the real file layer -----------------------------------------------------------------------
+
+// Where the record in a slot file ends (header: magic, 8-byte little-endian length, CRCs; 20
+// bytes).
+std::uintmax_t record_end(const stdfs::path& slot) {
+    std::ifstream f(slot, std::ios::binary);
+    unsigned char h[12] = {};
+    f.read(reinterpret_cast<char*>(h), sizeof h);
+    std::uintmax_t len = 0;
+    for (int i = 11; i >= 4; --i) len = len << 8 | h[i];
+    return 20 + len;
+}
+
+// write_back goes through the descriptor that wrote the file, or reports EBADF.
+TEST(PosixFileOps, WriteBackNeedsTheWritingDescriptor) {
+    TempDir t;
+    PosixFileOps ops;
+    const std::string a = (t.path() / "a").string();
+    ASSERT_EQ(ops.write_file(a, std::string(4096, 'a'), true), 0);
+    EXPECT_EQ(ops.write_back(a, false), EBADF);  // written by write_file: not cached
+    ASSERT_EQ(ops.overwrite_file(a, "rewritten", false), 0);
+    EXPECT_EQ(ops.write_back(a, false), 0);
+    EXPECT_EQ(ops.write_back(a, true), 0);
+    EXPECT_EQ(ops.sync_file(a), 0);
+    ASSERT_EQ(ops.remove_file(a), 0);
+    EXPECT_EQ(ops.write_back(a, true), EBADF);
+}
+
+// Slot files are whole blocks, so later messages up to that size rewrite them in place.
+TEST(Spool, SlotFilesAreWholeBlocks) {
+    TempDir t;
+    Spool s({t.path(), 1, nullptr});
+    for (std::size_t size : {100, 5000}) {
+        auto m = make_message(1, size);
+        ASSERT_TRUE(commit_sync(s, m).ok);
+        ASSERT_TRUE(s.load_message(m->envelope.queue_id));
+    }
+    for (const auto& name : files_in(t.path() / "slots")) {
+        const auto bytes = stdfs::file_size(t.path() / "slots" / name);
+        EXPECT_EQ(bytes % 4096, 0u) << name << " " << bytes;
+        EXPECT_GT(bytes, 0u);
+    }
+}
 
 std::string read_all(const stdfs::path& p) {
     std::ifstream f(p, std::ios::binary);
@@ -746,7 +942,7 @@ TEST(PosixFileOps, SyncFileCachedOrNot) {
 TEST(PosixFileOps, ManyFilesBeyondTheCacheStillWork) {
     TempDir t;
     PosixFileOps ops;
-    const std::size_t n = PosixFileOps::kCachedFds + 20;
+    const std::size_t n = ops.cache_limit() + 20;
     for (std::size_t i = 0; i < n; ++i) {
         const std::string p = (t.path() / ("f" + std::to_string(i))).string();
         ASSERT_EQ(ops.write_file(p, "....", false), 0);
@@ -755,6 +951,37 @@ TEST(PosixFileOps, ManyFilesBeyondTheCacheStillWork) {
     for (std::size_t i = 0; i < n; ++i) {
         EXPECT_EQ(read_all(t.path() / ("f" + std::to_string(i))), std::to_string(i % 10) + "...");
     }
+}
+
+std::size_t open_descriptors() {
+    return static_cast<std::size_t>(
+        std::distance(stdfs::directory_iterator("/proc/self/fd"), stdfs::directory_iterator()));
+}
+
+// The cache keeps the most recently rewritten files open (a backlog's slots that stay put must
+// not keep the busy ones out), and never more than its limit.
+TEST(PosixFileOps, CacheKeepsTheMostRecentlyRewritten) {
+    TempDir t;
+    PosixFileOps ops;
+    const std::size_t limit = ops.cache_limit(), before = open_descriptors();
+    auto path = [&](std::size_t i) { return (t.path() / ("f" + std::to_string(i))).string(); };
+    for (std::size_t i = 0; i < limit; ++i) {
+        ASSERT_EQ(ops.write_file(path(i), "....", false), 0);
+        ASSERT_EQ(ops.overwrite_file(path(i), "x", false), 0);
+    }
+    ASSERT_EQ(ops.overwrite_file(path(0), "y", false), 0);  // f0 becomes the most recent
+    for (std::size_t i = limit; i < limit + 10; ++i) {
+        ASSERT_EQ(ops.write_file(path(i), "....", false), 0);
+        ASSERT_EQ(ops.overwrite_file(path(i), "x", false), 0);
+    }
+    EXPECT_LE(open_descriptors(), before + limit);
+    EXPECT_EQ(ops.write_back(path(0), true), 0);      // kept: used recently
+    EXPECT_EQ(ops.write_back(path(1), true), EBADF);  // the least recently used made room
+    EXPECT_EQ(ops.write_back(path(10), true), EBADF);
+    EXPECT_EQ(ops.write_back(path(11), true), 0);
+    EXPECT_EQ(ops.write_back(path(limit + 9), true), 0);
+    EXPECT_EQ(read_all(path(0)), "y...");
+    EXPECT_EQ(read_all(path(1)), "x...");
 }
 
 // ---- concurrency --------------------------------------------------------------------------------
@@ -943,7 +1170,7 @@ TEST(SpoolRecover, MovesCorruptFreesAndFoldsStatus) {
     // Damage: C's slot (the third, committed in order) cut short, junk beside the slots, an
     // orphan status file.
     const stdfs::path qc = t.path() / "slots" / "s0000002";
-    stdfs::resize_file(qc, stdfs::file_size(qc) - 1);
+    stdfs::resize_file(qc, record_end(qc) - 1);  // (the slot file is padded to a whole block)
     append_raw(t.path() / "slots" / "not-a-slot", "x");
     append_raw(t.path() / "status" / orphan, "whatever");
 
