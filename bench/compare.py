@@ -107,6 +107,13 @@ def count_files(root):
     return n
 
 
+def move_to_trash(path):
+    """Moves a previous run's directory aside (deleted when the benchmark ends, see reset())."""
+    if path.exists():
+        TRASH.mkdir(parents=True, exist_ok=True)
+        path.rename(TRASH / ("%s-%d" % (path.name, time.monotonic_ns())))
+
+
 class Server:
     name = "?"
     maildir_root = None
@@ -134,7 +141,7 @@ class Sluice(Server):
     def __init__(self, binary, relay_port):
         self.port = free_port()
         self.dir = WORK / "sluice"
-        shutil.rmtree(self.dir, ignore_errors=True)
+        move_to_trash(self.dir)  # the last benchmark's files: no bulk delete now
         self.dir.mkdir(parents=True)
         self.maildir_root = self.dir / "data" / "mail"
         cfg = self.dir / "sluice.toml"
@@ -194,7 +201,7 @@ class Postfix(Server):
         self.port = free_port()
         self.dir = WORK / "postfix"
         sh("postfix", "-c", str(self.dir / "etc"), "stop", check=False, capture_output=True)
-        shutil.rmtree(self.dir, ignore_errors=True)
+        move_to_trash(self.dir)  # the last benchmark's files: no bulk delete now
         etc = self.dir / "etc"
         etc.mkdir(parents=True)
         self.maildir_root = self.dir / "mail"

@@ -6,10 +6,13 @@
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <mutex>
+#include <utility>
 
 namespace sluice::log {
 namespace {
@@ -18,6 +21,9 @@ std::atomic<Level> g_level{Level::info};
 std::atomic<Format> g_format{Format::logfmt};
 std::mutex g_mutex;
 std::shared_ptr<spdlog::logger> g_logger;
+// Bumped by init(): each thread keeps the logger it last used and takes g_mutex only to pick up a
+// new one, not for every line (a busy server writes four lines per message from several threads).
+std::atomic<std::uint64_t> g_generation{1};
 
 std::shared_ptr<spdlog::logger> logger() {
     std::lock_guard lock(g_mutex);
@@ -26,18 +32,56 @@ std::shared_ptr<spdlog::logger> logger() {
             "sluice", std::make_shared<spdlog::sinks::stderr_sink_mt>());
         g_logger->set_pattern("%v");
         g_logger->set_level(spdlog::level::trace);  // filtering is ours (enabled())
-        g_logger->flush_on(spdlog::level::trace);  // before init(): tools and tests, unbuffered
+        g_logger->flush_on(spdlog::level::trace);   // before init(): tools and tests, unbuffered
     }
     return g_logger;
 }
 
+spdlog::logger& thread_logger() {
+    thread_local std::shared_ptr<spdlog::logger> cached;
+    thread_local std::uint64_t seen = 0;
+    const std::uint64_t gen = g_generation.load(std::memory_order_acquire);
+    if (seen != gen || !cached) {
+        cached = logger();
+        seen = gen;
+    }
+    return *cached;
+}
+
+// "2026-11-28T23:38:41.010Z". The part up to the seconds is formatted once a second per thread.
+void append_timestamp(std::string& out, std::chrono::system_clock::time_point now) {
+    thread_local std::time_t cached_sec = -1;
+    thread_local char prefix[32];
+    thread_local std::size_t prefix_len = 0;
+    const auto ms_total =
+        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    const std::time_t sec = static_cast<std::time_t>(ms_total / 1000);
+    const int ms = static_cast<int>(ms_total % 1000);
+    if (sec != cached_sec) {
+        const auto r =
+            fmt::format_to_n(prefix, sizeof prefix, "{:%Y-%m-%dT%H:%M:%S}", fmt::gmtime(sec));
+        prefix_len = std::min(r.size, sizeof prefix);
+        cached_sec = sec;
+    }
+    out.append(prefix, prefix_len);
+    const char tail[] = {'.', static_cast<char>('0' + ms / 100),
+                         static_cast<char>('0' + ms / 10 % 10), static_cast<char>('0' + ms % 10),
+                         'Z'};
+    out.append(tail, sizeof tail);
+}
+
 std::string_view level_name(Level l) {
     switch (l) {
-        case Level::debug: return "debug";
-        case Level::info: return "info";
-        case Level::warn: return "warn";
-        case Level::error: return "error";
-        case Level::off: return "off";
+        case Level::debug:
+            return "debug";
+        case Level::info:
+            return "info";
+        case Level::warn:
+            return "warn";
+        case Level::error:
+            return "error";
+        case Level::off:
+            return "off";
     }
     return "info";
 }
@@ -52,11 +96,21 @@ bool logfmt_needs_quotes(std::string_view s) {
 void append_escaped(std::string& out, std::string_view s) {
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20 || c == 0x7f)
                     fmt::format_to(std::back_inserter(out), "\\u{:04x}", c);
@@ -108,16 +162,25 @@ void init(Level level, Format format, const std::string& file) {
     spdlog::drop("sluice");
     spdlog::register_logger(l);
     spdlog::flush_every(std::chrono::seconds(1));
-    std::lock_guard lock(g_mutex);
-    g_logger = std::move(l);
+    std::shared_ptr<spdlog::logger> old;
+    {
+        std::lock_guard lock(g_mutex);
+        old = std::exchange(g_logger, std::move(l));
+        g_generation.fetch_add(1, std::memory_order_acq_rel);
+    }
+    // Threads still holding the old logger drop it at their next line; what it buffered so far
+    // is written now (the rest when the last holder lets go).
+    if (old) old->flush();
 }
 
-bool enabled(Level level) { return level >= g_level.load(std::memory_order_relaxed); }
+bool enabled(Level level) {
+    return level >= g_level.load(std::memory_order_relaxed);
+}
 
-std::string format_line(Format format, Level level, std::string_view event,
-                        std::initializer_list<Field> fields, std::string_view timestamp) {
-    std::string out;
-    out.reserve(128);
+namespace {
+
+void format_into(std::string& out, Format format, Level level, std::string_view event,
+                 std::initializer_list<Field> fields, std::string_view timestamp) {
     if (format == Format::json) {
         out += "{\"ts\":\"";
         out += timestamp;
@@ -146,21 +209,36 @@ std::string format_line(Format format, Level level, std::string_view event,
             append_value(out, format, f.value);
         }
     }
+}
+
+}  // namespace
+
+std::string format_line(Format format, Level level, std::string_view event,
+                        std::initializer_list<Field> fields, std::string_view timestamp) {
+    std::string out;
+    out.reserve(128);
+    format_into(out, format, level, event, fields, timestamp);
+    return out;
+}
+
+std::string timestamp(std::chrono::system_clock::time_point t) {
+    std::string out;
+    append_timestamp(out, t);
     return out;
 }
 
 void event(Level level, std::string_view ev, std::initializer_list<Field> fields) {
     if (!enabled(level)) return;
-    auto now = std::chrono::system_clock::now();
-    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()) % 1000;
-    std::string ts = fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                                 fmt::gmtime(std::chrono::system_clock::to_time_t(now)),
-                                 static_cast<int>(ms.count()));
-    std::string line = format_line(g_format.load(std::memory_order_relaxed), level, ev, fields, ts);
+    // Per thread, reused: no allocation per line once it has grown.
+    thread_local std::string ts, line;
+    ts.clear();
+    append_timestamp(ts, std::chrono::system_clock::now());
+    line.clear();
+    format_into(line, g_format.load(std::memory_order_relaxed), level, ev, fields, ts);
     static constexpr spdlog::level::level_enum kSpd[] = {spdlog::level::debug, spdlog::level::info,
-                                                        spdlog::level::warn, spdlog::level::err,
-                                                        spdlog::level::off};
-    logger()->log(kSpd[static_cast<int>(level)], line);
+                                                         spdlog::level::warn, spdlog::level::err,
+                                                         spdlog::level::off};
+    thread_logger().log(kSpd[static_cast<int>(level)], spdlog::string_view_t(line));
 }
 
 }  // namespace sluice::log

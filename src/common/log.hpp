@@ -1,10 +1,11 @@
 // log.hpp: structured event logging, one line per event, as logfmt or JSON.
 //
 // Every line carries ts, level and event, then the event's fields in the order given. Values are
-// escaped for the chosen format, so client-supplied strings (HELO names, addresses) can never forge a
-// field or break a line. Backed by spdlog (thread-safe sink on stderr or a file).
+// escaped for the chosen format, so client-supplied strings (HELO names, addresses) can never forge
+// a field or break a line. Backed by spdlog (thread-safe sink on stderr or a file).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <string>
@@ -29,7 +30,8 @@ struct Field {
     Field(std::string_view k, long long v) : key(k), value(static_cast<std::int64_t>(v)) {}
     Field(std::string_view k, unsigned v) : key(k), value(static_cast<std::uint64_t>(v)) {}
     Field(std::string_view k, unsigned long v) : key(k), value(static_cast<std::uint64_t>(v)) {}
-    Field(std::string_view k, unsigned long long v) : key(k), value(static_cast<std::uint64_t>(v)) {}
+    Field(std::string_view k, unsigned long long v)
+        : key(k), value(static_cast<std::uint64_t>(v)) {}
     Field(std::string_view k, double v) : key(k), value(v) {}
     Field(std::string_view k, bool v) : key(k), value(v) {}
 };
@@ -43,11 +45,22 @@ bool enabled(Level level);
 std::string format_line(Format format, Level level, std::string_view event,
                         std::initializer_list<Field> fields, std::string_view timestamp);
 
+// "2026-11-28T23:38:41.010Z" (UTC, milliseconds): the ts of every line.
+std::string timestamp(std::chrono::system_clock::time_point t);
+
 void event(Level level, std::string_view event, std::initializer_list<Field> fields);
 
-inline void debug(std::string_view ev, std::initializer_list<Field> f = {}) { event(Level::debug, ev, f); }
-inline void info(std::string_view ev, std::initializer_list<Field> f = {}) { event(Level::info, ev, f); }
-inline void warn(std::string_view ev, std::initializer_list<Field> f = {}) { event(Level::warn, ev, f); }
-inline void error(std::string_view ev, std::initializer_list<Field> f = {}) { event(Level::error, ev, f); }
+inline void debug(std::string_view ev, std::initializer_list<Field> f = {}) {
+    event(Level::debug, ev, f);
+}
+inline void info(std::string_view ev, std::initializer_list<Field> f = {}) {
+    event(Level::info, ev, f);
+}
+inline void warn(std::string_view ev, std::initializer_list<Field> f = {}) {
+    event(Level::warn, ev, f);
+}
+inline void error(std::string_view ev, std::initializer_list<Field> f = {}) {
+    event(Level::error, ev, f);
+}
 
 }  // namespace sluice::log

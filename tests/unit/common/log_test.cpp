@@ -1,0 +1,94 @@
+// log_test.cpp: the structured log line: logfmt and JSON escaping (client-supplied values can
+// neither forge a field nor break a line), the timestamp, and lines reaching the configured file
+// across a re-init.
+#include "common/log.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace sluice::log {
+namespace {
+
+namespace stdfs = std::filesystem;
+using std::chrono::system_clock;
+
+TEST(Log, LogfmtQuotesAndEscapesOnlyWhatNeedsIt) {
+    const std::string line = format_line(Format::logfmt, Level::info, "message",
+                                         {{"session", 7},
+                                          {"from", "a@b.test"},
+                                          {"helo", "evil x=1\nlevel=error"},
+                                          {"ok", true},
+                                          {"empty", ""},
+                                          {"ms", 0.5}},
+                                         "2026-11-28T23:38:41.010Z");
+    EXPECT_EQ(line,
+              "ts=2026-11-28T23:38:41.010Z level=info event=message session=7 from=a@b.test "
+              "helo=\"evil x=1\\nlevel=error\" ok=true empty=\"\" ms=0.5");
+}
+
+TEST(Log, JsonEscapesControlCharactersAndQuotes) {
+    const std::string line = format_line(Format::json, Level::warn, "drop",
+                                         {{"ip", "192.0.2.1"}, {"why", "a\"b\\c\x01"}, {"n", -3}},
+                                         "2026-11-28T23:38:41.010Z");
+    EXPECT_EQ(line,
+              "{\"ts\":\"2026-11-28T23:38:41.010Z\",\"level\":\"warn\",\"event\":\"drop\","
+              "\"ip\":\"192.0.2.1\",\"why\":\"a\\\"b\\\\c\\u0001\",\"n\":-3}");
+}
+
+TEST(Log, TimestampIsUtcWithMilliseconds) {
+    // 2026-11-28T23:38:41Z = 1795909121 s since the epoch.
+    const auto t = system_clock::time_point(std::chrono::milliseconds(1795909121010LL));
+    EXPECT_EQ(timestamp(t), "2026-11-28T23:38:41.010Z");
+    EXPECT_EQ(timestamp(t + std::chrono::milliseconds(5)), "2026-11-28T23:38:41.015Z");  // same s
+    EXPECT_EQ(timestamp(t + std::chrono::milliseconds(990)), "2026-11-28T23:38:42.000Z");
+    EXPECT_EQ(timestamp(t + std::chrono::hours(24)), "2026-11-29T23:38:41.010Z");
+    EXPECT_EQ(timestamp(t - std::chrono::milliseconds(11)), "2026-11-28T23:38:40.999Z");
+}
+
+std::vector<std::string> lines_of(const stdfs::path& p) {
+    std::ifstream f(p);
+    std::vector<std::string> out;
+    for (std::string l; std::getline(f, l);) out.push_back(l);
+    return out;
+}
+
+// Lines from several threads reach the file whole; after a re-init to another file, new lines go
+// there and the old file has every line written before.
+TEST(Log, LinesReachTheFileAcrossReinit) {
+    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const stdfs::path dir = tmpl;
+    init(Level::info, Format::logfmt, (dir / "a.log").string());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([t] {
+            for (int i = 0; i < 100; ++i) info("tick", {{"thread", t}, {"i", i}});
+        });
+    }
+    for (auto& th : threads) th.join();
+    debug("hidden", {});  // below the level
+    init(Level::debug, Format::json, (dir / "b.log").string());
+    debug("shown", {{"k", "v"}});
+    init(Level::info, Format::logfmt);  // back to stderr; b.log's logger is flushed
+    const auto a = lines_of(dir / "a.log");
+    ASSERT_EQ(a.size(), 400u);
+    for (const auto& l : a) {
+        EXPECT_EQ(l.rfind("ts=", 0), 0u) << l;
+        EXPECT_NE(l.find(" level=info event=tick thread="), std::string::npos) << l;
+    }
+    const auto b = lines_of(dir / "b.log");
+    ASSERT_EQ(b.size(), 1u);
+    EXPECT_NE(b[0].find("\"event\":\"shown\",\"k\":\"v\"}"), std::string::npos) << b[0];
+    stdfs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace sluice::log
