@@ -282,7 +282,12 @@ void Server::run() {
         asio::co_spawn(s.io, s.shutdown_sequence(), asio::detached);
     });
 
-    unsigned n = s.cfg.workers ? s.cfg.workers : std::max(1u, std::thread::hardware_concurrency());
+    // Default: half the cores. The spool, delivery and kernel (TCP, file system) work of a message
+    // takes about as much CPU as its protocol work, and threads sharing one io_context wake each
+    // other for every handler they hand over: on 2 cores one event-loop thread accepted ~6% more
+    // with 10% less CPU per message than two (docs/benchmarks.md).
+    unsigned n =
+        s.cfg.workers ? s.cfg.workers : std::max(1u, std::thread::hardware_concurrency() / 2);
     std::vector<std::thread> threads;
     for (unsigned i = 1; i < n; ++i)
         threads.emplace_back([&s] {
