@@ -73,6 +73,14 @@ void DataReader::end_line() {
 
 std::size_t DataReader::feed(std::string_view in) {
     if (done_) return 0;
+    if (ok()) {
+        // At most one allocation per chunk: the stored bytes never outnumber the bytes fed, and
+        // appending line by line would otherwise regrow the buffer many times (7 times for 1 KiB).
+        // Never more than the size limit; doubling keeps many small chunks linear.
+        const std::size_t need = std::min(data_.size() + in.size(), max_size_);
+        if (need > data_.capacity())
+            data_.reserve(std::min(std::max(need, 2 * data_.capacity()), max_size_));
+    }
     const char* const begin = in.data();
     const char* const end = begin + in.size();
     const char* p = begin;
