@@ -12,6 +12,7 @@
 #include <ctime>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <utility>
 
 namespace sluice::log {
@@ -37,31 +38,44 @@ std::shared_ptr<spdlog::logger> logger() {
     return g_logger;
 }
 
-spdlog::logger& thread_logger() {
-    thread_local std::shared_ptr<spdlog::logger> cached;
-    thread_local std::uint64_t seen = 0;
-    const std::uint64_t gen = g_generation.load(std::memory_order_acquire);
-    if (seen != gen || !cached) {
-        cached = logger();
-        seen = gen;
-    }
-    return *cached;
+// What a thread keeps between lines: the logger it last used (see g_generation) and reusable
+// buffers, so a line needs neither a lock of ours nor an allocation once they have grown.
+struct ThreadState {
+    std::shared_ptr<spdlog::logger> logger;
+    std::uint64_t seen = 0;
+    std::string ts, line;
+    ~ThreadState();
+};
+// Trivially destructible, so still valid while and after the thread's ThreadState is destroyed: a
+// line logged then (say, from another thread_local's destructor) takes the slow path.
+thread_local bool t_state_gone = false;
+ThreadState::~ThreadState() {
+    t_state_gone = true;
+}
+
+ThreadState* thread_state() {
+    if (t_state_gone) return nullptr;
+    thread_local ThreadState st;
+    return &st;
 }
 
 // "2026-11-28T23:38:41.010Z". The part up to the seconds is formatted once a second per thread.
 void append_timestamp(std::string& out, std::chrono::system_clock::time_point now) {
-    thread_local std::time_t cached_sec = -1;
+    using namespace std::chrono;
+    thread_local bool have = false;  // (all trivially destructible)
+    thread_local std::time_t cached_sec = 0;
     thread_local char prefix[32];
     thread_local std::size_t prefix_len = 0;
-    const auto ms_total =
-        std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    const std::time_t sec = static_cast<std::time_t>(ms_total / 1000);
-    const int ms = static_cast<int>(ms_total % 1000);
-    if (sec != cached_sec) {
+    const auto secs = floor<seconds>(now.time_since_epoch());  // before 1970 too
+    const int ms =
+        static_cast<int>(duration_cast<milliseconds>(now.time_since_epoch() - secs).count());
+    const auto sec = static_cast<std::time_t>(secs.count());
+    if (!have || sec != cached_sec) {
         const auto r =
             fmt::format_to_n(prefix, sizeof prefix, "{:%Y-%m-%dT%H:%M:%S}", fmt::gmtime(sec));
         prefix_len = std::min(r.size, sizeof prefix);
         cached_sec = sec;
+        have = true;
     }
     out.append(prefix, prefix_len);
     const char tail[] = {'.', static_cast<char>('0' + ms / 100),
@@ -229,16 +243,22 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
 
 void event(Level level, std::string_view ev, std::initializer_list<Field> fields) {
     if (!enabled(level)) return;
-    // Per thread, reused: no allocation per line once it has grown.
-    thread_local std::string ts, line;
-    ts.clear();
-    append_timestamp(ts, std::chrono::system_clock::now());
-    line.clear();
-    format_into(line, g_format.load(std::memory_order_relaxed), level, ev, fields, ts);
+    ThreadState* st = thread_state();
+    std::optional<ThreadState> fallback;  // only once this thread's state is gone
+    ThreadState& t = st ? *st : fallback.emplace();
+    const std::uint64_t gen = g_generation.load(std::memory_order_acquire);
+    if (t.seen != gen || !t.logger) {
+        t.logger = logger();
+        t.seen = gen;
+    }
+    t.ts.clear();
+    append_timestamp(t.ts, std::chrono::system_clock::now());
+    t.line.clear();
+    format_into(t.line, g_format.load(std::memory_order_relaxed), level, ev, fields, t.ts);
     static constexpr spdlog::level::level_enum kSpd[] = {spdlog::level::debug, spdlog::level::info,
                                                          spdlog::level::warn, spdlog::level::err,
                                                          spdlog::level::off};
-    thread_logger().log(kSpd[static_cast<int>(level)], spdlog::string_view_t(line));
+    t.logger->log(kSpd[static_cast<int>(level)], spdlog::string_view_t(t.line));
 }
 
 }  // namespace sluice::log

@@ -62,11 +62,20 @@ FileSystemSync::FileSystemSync(const std::string& path) {
     if (::ioctl(fd_, FS_IOC_GETFLAGS, &flags) != 0 || (flags & FS_JOURNAL_DATA_FL) != 0 ||
         ::fstat(fd_, &sb) != 0)
         return;
-    std::ifstream in("/proc/self/mountinfo");
+    // The mount's data mode: /proc/fs/ext4/<device>/options lists it even when it is the
+    // superblock's default (mountinfo shows only options that differ from it). Unreadable: no.
+    char link[512];
+    const std::string sys = "/sys/dev/block/" + std::to_string(major(sb.st_dev)) + ":" +
+                            std::to_string(minor(sb.st_dev));
+    const ssize_t n = ::readlink(sys.c_str(), link, sizeof link - 1);
+    if (n <= 0) return;
+    const std::string target(link, static_cast<std::size_t>(n));
+    const std::string name = target.substr(target.rfind('/') + 1);
+    std::ifstream in("/proc/fs/ext4/" + name + "/options");
     std::stringstream text;
     text << in.rdbuf();
-    if (!in) return;  // cannot tell how the file system is mounted: assume the worst
-    overwrites_in_place_ = !journals_file_data(text.str(), major(sb.st_dev), minor(sb.st_dev));
+    if (!in || text.str().empty()) return;
+    overwrites_in_place_ = !journals_file_data(text.str());
 }
 
 FileSystemSync::~FileSystemSync() {
@@ -78,23 +87,13 @@ int FileSystemSync::sync() {
     return ::syncfs(fd_) == 0 ? 0 : errno;
 }
 
-bool journals_file_data(std::string_view mountinfo, unsigned maj, unsigned min) {
-    // Each line: id parent major:minor root mount-point options [optional...] - type source
-    // super-options (proc(5)). ext4 lists data= among the super options when it is not "ordered".
-    const std::string dev = std::to_string(maj) + ":" + std::to_string(min);
-    std::istringstream lines{std::string(mountinfo)};
-    for (std::string line; std::getline(lines, line);) {
-        std::istringstream fields(line);
-        std::string id, parent, device;
-        if (!(fields >> id >> parent >> device) || device != dev) continue;
-        const auto sep = line.find(" - ");
-        if (sep == std::string::npos) continue;
-        std::istringstream tail(line.substr(sep + 3));
-        std::string type, source, options;
-        tail >> type >> source >> options;
-        std::istringstream opts(options);
-        for (std::string o; std::getline(opts, o, ',');)
-            if (o == "data=journal") return true;
+bool journals_file_data(std::string_view options) {
+    std::size_t i = 0;
+    while (i < options.size()) {
+        std::size_t j = options.find_first_of(",\n", i);
+        if (j == std::string_view::npos) j = options.size();
+        if (options.substr(i, j - i) == "data=journal") return true;
+        i = j + 1;
     }
     return false;
 }

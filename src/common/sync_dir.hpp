@@ -55,9 +55,9 @@ class FileSystemSync {
 // acknowledge lost messages: callers fall back to one fsync per file.
 bool syncfs_reports_errors();
 
-// True when /proc/self/mountinfo text shows the file system on device major:minor mounted with
-// data=journal (its file data is written through the journal, not in place).
-bool journals_file_data(std::string_view mountinfo, unsigned major, unsigned minor);
+// True when ext4 mount options (/proc/fs/ext4/<device>/options: one per line; or comma-separated)
+// include data=journal: file data is written through the journal, not in place.
+bool journals_file_data(std::string_view options);
 
 // True when a kernel release string ("6.1.0-28-amd64") is at least major.minor; false if it
 // cannot be read.

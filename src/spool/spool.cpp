@@ -568,22 +568,22 @@ struct Spool::Impl {
         }
         if (written.empty()) return;
         const char* what = "syncfs";
-        int err = EBADF;
+        std::optional<int> err;
         if (all_in_place && fs->overwrites_in_place(fs_sync)) err = sync_in_place(written, what);
-        if (err == EBADF) {
+        if (!err) {
             // New or growing slot files (or no descriptor at hand): syncfs() writes every data
             // block, new inode and directory block once, then flushes the device cache.
             what = "syncfs";
             err = fs->sync_fs(fs_sync);
-            if (err == 0 && fs_sync.needs_file_flush()) {
+            if (*err == 0 && fs_sync.needs_file_flush()) {
                 // Not ext4: make sure the device cache is flushed too (FileSystemSync).
                 err = fs->sync_file(slot_prefix + slot_name(written.back().slot));
                 what = "fdatasync";
             }
         }
         for (const Written& w : written) {
-            if (err != 0) {
-                abandon(*w.job, w.slot, w.created, err, what);
+            if (*err != 0) {
+                abandon(*w.job, w.slot, w.created, *err, what);
             } else {
                 note_synced(w.slot, w.bytes);
                 accept(*w.job, w.slot);
@@ -595,15 +595,17 @@ struct Spool::Impl {
     // writing each slot's pages back (all started, then all waited for) and one fdatasync, whose
     // device cache flush covers every completed write, make the batch durable. Unlike syncfs this
     // writes nothing else of the file system (Maildir copies the delivery threads made) and needs
-    // no round trip through the kernel's flusher thread: a shorter wait for the 250. EBADF: a
-    // slot's descriptor was not at hand, the caller syncs the file system instead.
-    int sync_in_place(const std::vector<Written>& written, const char*& what) {
+    // no round trip through the kernel's flusher thread: a shorter wait for the 250. Returns 0 or
+    // an errno value; nullopt when a slot's descriptor was not at hand (write_back's EBADF), and
+    // the caller syncs the file system instead.
+    std::optional<int> sync_in_place(const std::vector<Written>& written, const char*& what) {
         what = "sync_file_range";
-        for (const Written& w : written) {
-            if (const int err = fs->write_back(slot_prefix + slot_name(w.slot), false)) return err;
-        }
-        for (const Written& w : written) {
-            if (const int err = fs->write_back(slot_prefix + slot_name(w.slot), true)) return err;
+        for (bool wait : {false, true}) {
+            for (const Written& w : written) {
+                const int err = fs->write_back(slot_prefix + slot_name(w.slot), wait);
+                if (err == EBADF) return std::nullopt;
+                if (err != 0) return err;
+            }
         }
         what = "fdatasync";
         return fs->sync_file(slot_prefix + slot_name(written.back().slot));

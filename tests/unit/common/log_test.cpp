@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -51,6 +52,11 @@ TEST(Log, TimestampIsUtcWithMilliseconds) {
     EXPECT_EQ(timestamp(t + std::chrono::milliseconds(990)), "2026-11-28T23:38:42.000Z");
     EXPECT_EQ(timestamp(t + std::chrono::hours(24)), "2026-11-29T23:38:41.010Z");
     EXPECT_EQ(timestamp(t - std::chrono::milliseconds(11)), "2026-11-28T23:38:40.999Z");
+    // A clock before 1970 (a broken RTC) still gives a valid time, rounded down.
+    const auto epoch = system_clock::time_point{};
+    EXPECT_EQ(timestamp(epoch - std::chrono::milliseconds(1)), "1969-12-31T23:59:59.999Z");
+    EXPECT_EQ(timestamp(epoch - std::chrono::seconds(1)), "1969-12-31T23:59:59.000Z");
+    EXPECT_EQ(timestamp(epoch), "1970-01-01T00:00:00.000Z");
 }
 
 std::vector<std::string> lines_of(const stdfs::path& p) {
@@ -87,6 +93,66 @@ TEST(Log, LinesReachTheFileAcrossReinit) {
     const auto b = lines_of(dir / "b.log");
     ASSERT_EQ(b.size(), 1u);
     EXPECT_NE(b[0].find("\"event\":\"shown\",\"k\":\"v\"}"), std::string::npos) << b[0];
+    stdfs::remove_all(dir);
+}
+
+// Threads keep logging while the logger is replaced (as a reload would): every line lands whole in
+// one of the files, none is lost once the threads are done.
+TEST(Log, ReinitWhileOtherThreadsLog) {
+    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const stdfs::path dir = tmpl;
+    init(Level::info, Format::logfmt, (dir / "0.log").string());
+    std::atomic<bool> stop{false};
+    std::atomic<int> written{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; !stop || i < 200; ++i) {
+                info("tick", {{"thread", t}, {"i", i}});
+                ++written;
+            }
+        });
+    }
+    for (int k = 1; k <= 5; ++k) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        init(Level::info, Format::logfmt, (dir / (std::to_string(k) + ".log")).string());
+    }
+    stop = true;
+    for (auto& th : threads) th.join();  // a thread's last logger is released (flushed) at exit
+    init(Level::info, Format::logfmt);
+    std::size_t lines = 0;
+    for (int k = 0; k <= 5; ++k) {
+        for (const auto& l : lines_of(dir / (std::to_string(k) + ".log"))) {
+            ++lines;
+            EXPECT_EQ(l.rfind("ts=", 0), 0u) << l;
+            EXPECT_NE(l.find(" level=info event=tick thread="), std::string::npos) << l;
+        }
+    }
+    EXPECT_EQ(lines, static_cast<std::size_t>(written.load()));
+    stdfs::remove_all(dir);
+}
+
+// A line logged while a thread exits, after its cached state is gone (from the destructor of a
+// thread_local made before the thread's first line), still reaches the file.
+TEST(Log, LineFromAThreadLocalDestructor) {
+    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    const stdfs::path dir = tmpl;
+    init(Level::info, Format::logfmt, (dir / "a.log").string());
+    struct LogsAtExit {
+        ~LogsAtExit() { info("thread_exit", {{"late", true}}); }
+    };
+    std::thread([] {
+        thread_local LogsAtExit guard;  // constructed before the thread's logging state
+        (void)&guard;
+        info("first", {});
+    }).join();
+    init(Level::info, Format::logfmt);
+    const auto lines = lines_of(dir / "a.log");
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(lines[0].find("event=first"), std::string::npos);
+    EXPECT_NE(lines[1].find("event=thread_exit late=true"), std::string::npos);
     stdfs::remove_all(dir);
 }
 

@@ -134,9 +134,11 @@ class FaultyFileOps : public FileOps {
         std::lock_guard lk(mu_);
         free_marks_err_ = err;
     }
-    // Whether the spool may make in-place rewrites durable with write_back and one flush (the
-    // real answer depends on the file system the tests run on; off unless a test asks).
-    void set_in_place(bool on) { in_place_ = on; }
+    // Whether the spool may make in-place rewrites durable with write_back and one flush: off
+    // unless a test asks (the real answer depends on the file system the tests run on), or the
+    // real answer (use_real_in_place).
+    void set_in_place(bool on) { in_place_ = on ? 1 : 0; }
+    void use_real_in_place() { in_place_ = -1; }
 
     int write_file(const std::string& path, std::string_view data, bool sync) override {
         if (auto f = hit(op_write)) {
@@ -212,7 +214,9 @@ class FaultyFileOps : public FileOps {
         }
         return real_.write_back(path, wait);
     }
-    bool overwrites_in_place(const FileSystemSync&) override { return in_place_; }
+    bool overwrites_in_place(const FileSystemSync& fs) override {
+        return in_place_ < 0 ? FileOps::overwrites_in_place(fs) : in_place_ == 1;
+    }
 
   private:
     struct Fault {
@@ -238,7 +242,7 @@ class FaultyFileOps : public FileOps {
     int calls_[op_count] = {};
     int always_[op_count] = {};
     int free_marks_err_ = 0;
-    std::atomic<bool> in_place_{false};
+    std::atomic<int> in_place_{0};
     std::optional<Fault> fault_;
 };
 
@@ -553,6 +557,39 @@ std::vector<CommitResult> commit_queued_together(Spool& s, std::size_t n,
     return out;
 }
 
+// Keeps every one of the spool's `workers` threads inside a commit's callback until release(), so
+// commits made meanwhile queue up and go out in batches.
+class HeldWorkers {
+  public:
+    HeldWorkers(Spool& s, int workers) : released_(release_.get_future().share()) {
+        // One at a time: two commits queued together would go to one worker as one batch.
+        for (int i = 0; i < workers; ++i) {
+            auto p = std::make_shared<std::promise<void>>();
+            auto held = p->get_future();
+            auto m = make_message(1, 256);
+            ids_.push_back(m->envelope.queue_id);
+            s.commit(m, [p, r = released_](CommitResult res) {
+                EXPECT_TRUE(res.ok) << res.error;
+                p->set_value();
+                r.wait();
+            });
+            held.wait();
+        }
+    }
+    const std::vector<std::string>& ids() const { return ids_; }
+    ~HeldWorkers() { release(); }
+    void release() {
+        if (!done_) release_.set_value();
+        done_ = true;
+    }
+
+  private:
+    std::promise<void> release_;
+    std::shared_future<void> released_;
+    std::vector<std::string> ids_;  // the messages that hold the workers (committed)
+    bool done_ = false;
+};
+
 // Commits and removes `n` messages at once, leaving `n` free slots to rewrite.
 void make_free_slots(Spool& s, int n) {
     std::vector<std::string> ids;
@@ -685,6 +722,8 @@ TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
                 ok_ids.insert(m->envelope.queue_id);
             }
             make_free_slots(s, 40);  // rewrites happen too
+            HeldWorkers held(s, 2);  // so that the commits below queue up into batches
+            ok_ids.insert(held.ids().begin(), held.ids().end());
             fs->fail_at(op, 3, EIO, true);
             std::vector<std::thread> threads;
             for (int th = 0; th < 4; ++th) {
@@ -701,10 +740,11 @@ TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
                 });
             }
             for (auto& th : threads) th.join();
+            held.release();
         }  // the destructor finishes every queued commit
         EXPECT_EQ(calls.size(), 100u);
         for (const auto& [id, n] : calls) EXPECT_EQ(n, 1) << id;
-        EXPECT_LT(ok_ids.size(), 110u) << "the fault never fired, op " << op;
+        EXPECT_LT(ok_ids.size(), 112u) << "the fault never fired, op " << op;
         EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op;
     }
 }
@@ -828,6 +868,8 @@ TEST(SpoolInPlace, FaultsUnderConcurrentBatches) {
         {
             Spool s({t.path(), 2, fs, 8});
             make_free_slots(s, 100);  // every batch rewrites synced slots
+            HeldWorkers held(s, 2);   // so that the commits below queue up into batches
+            ok_ids.insert(held.ids().begin(), held.ids().end());
             fs->fail_at(op, 3, EIO, true);
             std::vector<std::thread> threads;
             for (int th = 0; th < 4; ++th) {
@@ -843,11 +885,32 @@ TEST(SpoolInPlace, FaultsUnderConcurrentBatches) {
                 });
             }
             for (auto& th : threads) th.join();
+            held.release();
         }  // the destructor finishes every queued commit
         EXPECT_GE(fs->calls(op), 3) << "the fault never fired, op " << op;
-        EXPECT_LT(ok_ids.size(), 100u) << "op " << op;
+        EXPECT_LT(ok_ids.size(), 102u) << "op " << op;
         EXPECT_EQ(committed_ids(t.path()), ok_ids) << "op " << op;
     }
+}
+
+// The real decision: on ext4 (this machine's /tmp when it is), an in-place batch skips syncfs.
+TEST(SpoolInPlace, RealFileSystemDecision) {
+    if (!syncfs_reports_errors()) GTEST_SKIP() << "kernel < 5.8: the spool does not batch";
+    TempDir t;
+    if (!FileSystemSync(t.path().string()).overwrites_in_place())
+        GTEST_SKIP() << "/tmp does not rewrite in place (not ext2/3/4, or data=journal)";
+    auto fs = std::make_shared<FaultyFileOps>();
+    fs->use_real_in_place();
+    std::vector<std::string> ids;
+    {
+        Spool s({t.path(), 1, fs, 64});
+        make_free_slots(s, 12);
+        for (const auto& r : commit_queued_together(s, 10, &ids)) EXPECT_TRUE(r.ok) << r.error;
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_sync_fs), 0);
+        EXPECT_EQ(fs->calls(FaultyFileOps::op_write_back), 20);
+    }
+    const auto found = committed_ids(t.path());
+    for (const auto& id : ids) EXPECT_TRUE(found.count(id)) << id;
 }
 
 // ---- the real file layer -----------------------------------------------------------------------
@@ -887,6 +950,14 @@ TEST(Spool, SlotFilesAreWholeBlocks) {
         ASSERT_TRUE(commit_sync(s, m).ok);
         ASSERT_TRUE(s.load_message(m->envelope.queue_id));
     }
+    // A free slot reused for a larger message grows by whole blocks too.
+    auto small = make_message(1, 100);
+    ASSERT_TRUE(commit_sync(s, small).ok);
+    ASSERT_TRUE(s.remove(small->envelope.queue_id));
+    auto large = make_message(1, 9000);
+    ASSERT_TRUE(commit_sync(s, large).ok);
+    ASSERT_EQ(files_in(t.path() / "slots").size(), 3u);  // the free slot was reused
+    EXPECT_EQ(s.load_message(large->envelope.queue_id)->message, large->message);
     for (const auto& name : files_in(t.path() / "slots")) {
         const auto bytes = stdfs::file_size(t.path() / "slots" / name);
         EXPECT_EQ(bytes % 4096, 0u) << name << " " << bytes;
