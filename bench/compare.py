@@ -409,8 +409,8 @@ def main():
 
     scale = 0.4 if args.quick else 1.0
     workloads = [
-        dict(name="1k-newconn", size=1024, rcpts=1, reuse=False, messages=int(5000 * scale)),
-        dict(name="1k-reuse", size=1024, rcpts=1, reuse=True, messages=int(5000 * scale)),
+        dict(name="1k-newconn", size=1024, rcpts=1, reuse=False, messages=int(20000 * scale)),
+        dict(name="1k-reuse", size=1024, rcpts=1, reuse=True, messages=int(20000 * scale)),
         dict(name="64k-newconn", size=65536, rcpts=1, reuse=False, messages=int(2000 * scale)),
         dict(name="1k-10rcpt", size=1024, rcpts=10, reuse=False, messages=int(1000 * scale)),
         dict(name="relay-1k", size=1024, rcpts=1, reuse=False, relay=True,
