@@ -315,6 +315,7 @@ def warm_up(server, wl):
     state rather than in its first seconds."""
     if wl.get("relay") and server.name == "smtp-sink":
         return
+    server.reset()  # count only this pass's copies below
     n = min(2000, wl["messages"])
     cmd = ["smtp-source", "-s", "50", "-m", str(n), "-l", str(wl["size"]), "-r", str(wl["rcpts"]),
            "-f", "bench@loadgen.test",
