@@ -2,6 +2,7 @@
 // neither forge a field nor break a line), the timestamp, and lines reaching the configured file
 // across a re-init.
 #include "common/log.hpp"
+#include "../temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +22,9 @@ namespace {
 
 namespace stdfs = std::filesystem;
 using std::chrono::system_clock;
+
+// A fresh directory under /tmp, removed with its files at the end of the test.
+using TempDir = test::TempDir;
 
 TEST(Log, LogfmtQuotesAndEscapesOnlyWhatNeedsIt) {
     const std::string line = format_line(Format::logfmt, Level::info, "message",
@@ -69,9 +74,8 @@ std::vector<std::string> lines_of(const stdfs::path& p) {
 // Lines from several threads reach the file whole; after a re-init to another file, new lines go
 // there and the old file has every line written before.
 TEST(Log, LinesReachTheFileAcrossReinit) {
-    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    const stdfs::path dir = tmpl;
+    TempDir tmp;
+    const stdfs::path& dir = tmp.path();
     init(Level::info, Format::logfmt, (dir / "a.log").string());
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {
@@ -93,15 +97,13 @@ TEST(Log, LinesReachTheFileAcrossReinit) {
     const auto b = lines_of(dir / "b.log");
     ASSERT_EQ(b.size(), 1u);
     EXPECT_NE(b[0].find("\"event\":\"shown\",\"k\":\"v\"}"), std::string::npos) << b[0];
-    stdfs::remove_all(dir);
 }
 
 // Threads keep logging while the logger is replaced (as a reload would): every line lands whole in
 // one of the files, none is lost once the threads are done.
 TEST(Log, ReinitWhileOtherThreadsLog) {
-    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    const stdfs::path dir = tmpl;
+    TempDir tmp;
+    const stdfs::path& dir = tmp.path();
     init(Level::info, Format::logfmt, (dir / "0.log").string());
     std::atomic<bool> stop{false};
     std::atomic<int> written{0};
@@ -130,15 +132,13 @@ TEST(Log, ReinitWhileOtherThreadsLog) {
         }
     }
     EXPECT_EQ(lines, static_cast<std::size_t>(written.load()));
-    stdfs::remove_all(dir);
 }
 
 // A line logged while a thread exits, after its cached state is gone (from the destructor of a
 // thread_local made before the thread's first line), still reaches the file.
 TEST(Log, LineFromAThreadLocalDestructor) {
-    char tmpl[] = "/tmp/sluice-log-test-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    const stdfs::path dir = tmpl;
+    TempDir tmp;
+    const stdfs::path& dir = tmp.path();
     init(Level::info, Format::logfmt, (dir / "a.log").string());
     struct LogsAtExit {
         ~LogsAtExit() { info("thread_exit", {{"late", true}}); }
@@ -153,7 +153,6 @@ TEST(Log, LineFromAThreadLocalDestructor) {
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_NE(lines[0].find("event=first"), std::string::npos);
     EXPECT_NE(lines[1].find("event=thread_exit late=true"), std::string::npos);
-    stdfs::remove_all(dir);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // existing copies are found in new/ and cur/, path errors are permanent, and failures leave no tmp
 // files.
 #include "delivery/maildir.hpp"
+#include "../temp_dir.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -17,28 +18,7 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/sluice-maildir-test-XXXXXX";
-        const char* p = ::mkdtemp(tmpl);
-        if (!p) throw std::runtime_error("mkdtemp failed");
-        path_ = p;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        // Restore permissions a test may have taken away, so cleanup works.
-        for (auto it = stdfs::recursive_directory_iterator(path_, ec);
-             !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
-            if (it->is_directory(ec)) stdfs::permissions(it->path(), stdfs::perms::owner_all, ec);
-        }
-        stdfs::remove_all(path_, ec);
-    }
-    const stdfs::path& path() const { return path_; }
-
-  private:
-    stdfs::path path_;
-};
+using TempDir = test::TempDir;
 
 std::vector<std::string> names(const stdfs::path& dir) {
     std::vector<std::string> out;

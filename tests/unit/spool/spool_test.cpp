@@ -25,6 +25,7 @@
 #include <set>
 #include <thread>
 
+#include "../temp_dir.hpp"
 #include "common/queue_id.hpp"
 #include "common/sync_dir.hpp"
 
@@ -33,23 +34,7 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-class TempDir {
-  public:
-    TempDir() {
-        char tmpl[] = "/tmp/sluice-spool-test-XXXXXX";
-        const char* p = ::mkdtemp(tmpl);
-        if (!p) throw std::runtime_error("mkdtemp failed");
-        path_ = p;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        stdfs::remove_all(path_, ec);
-    }
-    const stdfs::path& path() const { return path_; }
-
-  private:
-    stdfs::path path_;
-};
+using TempDir = test::TempDir;
 
 std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -590,6 +575,23 @@ class HeldWorkers {
     bool done_ = false;
 };
 
+// Commits `threads` x `each` 512-byte messages from that many threads at once; `done(id, result)`
+// runs once per commit, on a spool thread (it must lock what it touches).
+template <class Done>
+void commit_from_threads(Spool& s, int threads, int each, Done done) {
+    std::vector<std::thread> ts;
+    for (int th = 0; th < threads; ++th) {
+        ts.emplace_back([&s, each, done] {
+            for (int i = 0; i < each; ++i) {
+                auto m = make_message(1, 512);
+                const std::string id = m->envelope.queue_id;
+                s.commit(m, [done, id](CommitResult r) { done(id, r); });
+            }
+        });
+    }
+    for (auto& t : ts) t.join();
+}
+
 // Commits and removes `n` messages at once, leaving `n` free slots to rewrite.
 void make_free_slots(Spool& s, int n) {
     std::vector<std::string> ids;
@@ -725,21 +727,11 @@ TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
             HeldWorkers held(s, 2);  // so that the commits below queue up into batches
             ok_ids.insert(held.ids().begin(), held.ids().end());
             fs->fail_at(op, 3, EIO, true);
-            std::vector<std::thread> threads;
-            for (int th = 0; th < 4; ++th) {
-                threads.emplace_back([&] {
-                    for (int i = 0; i < 25; ++i) {
-                        auto m = make_message(1, 512);
-                        std::string id = m->envelope.queue_id;
-                        s.commit(m, [&, id](CommitResult r) {
-                            std::lock_guard lk(mu);
-                            ++calls[id];
-                            if (r.ok) ok_ids.insert(id);
-                        });
-                    }
-                });
-            }
-            for (auto& th : threads) th.join();
+            commit_from_threads(s, 4, 25, [&](const std::string& id, const CommitResult& r) {
+                std::lock_guard lk(mu);
+                ++calls[id];
+                if (r.ok) ok_ids.insert(id);
+            });
             held.release();
         }  // the destructor finishes every queued commit
         EXPECT_EQ(calls.size(), 100u);
@@ -749,8 +741,7 @@ TEST(SpoolBatch, FaultsUnderConcurrentBatches) {
     }
 }
 
-// ---- in-place rewrites (batch > 1 on a file system that overwrites in place)
-// ---------------------
+// ---- in-place rewrites (batch > 1 on a file system that overwrites in place) --------------------
 
 // Rewrites that fit in blocks this spool already synced are made durable by writing each slot
 // back and one fdatasync (its flush covers them all): no syncfs, and a fresh reader finds them.
@@ -871,20 +862,10 @@ TEST(SpoolInPlace, FaultsUnderConcurrentBatches) {
             HeldWorkers held(s, 2);   // so that the commits below queue up into batches
             ok_ids.insert(held.ids().begin(), held.ids().end());
             fs->fail_at(op, 3, EIO, true);
-            std::vector<std::thread> threads;
-            for (int th = 0; th < 4; ++th) {
-                threads.emplace_back([&] {
-                    for (int i = 0; i < 25; ++i) {
-                        auto m = make_message(1, 512);
-                        std::string id = m->envelope.queue_id;
-                        s.commit(m, [&, id](CommitResult r) {
-                            std::lock_guard lk(mu);
-                            if (r.ok) ok_ids.insert(id);
-                        });
-                    }
-                });
-            }
-            for (auto& th : threads) th.join();
+            commit_from_threads(s, 4, 25, [&](const std::string& id, const CommitResult& r) {
+                std::lock_guard lk(mu);
+                if (r.ok) ok_ids.insert(id);
+            });
             held.release();
         }  // the destructor finishes every queued commit
         EXPECT_GE(fs->calls(op), 3) << "the fault never fired, op " << op;
