@@ -137,8 +137,8 @@ int PosixFileOps::overwrite_file(const std::string& path, std::string_view data,
         }
     }
     // Callers never write one slot from two threads at once; pwrite needs no shared offset.
-    // (close() of a file that was not cached is not checked: a local file system reports write
-    // errors at the sync, which goes through this descriptor or syncfs.)
+    // (An evicted descriptor is closed unchecked: a local file system reports write errors at the
+    // sync, which goes through the cached descriptor, a new one, or syncfs.)
     return pwrite_all(f->fd, data, sync);
 }
 

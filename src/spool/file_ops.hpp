@@ -45,14 +45,14 @@ class FileOps {
 
 // The real thing (POSIX open/write/fsync/rename; EINTR and short writes handled).
 //
-// overwrite_file keeps the files it rewrote most recently open: slot files are
-// rewritten again and again, an open()/close() pair per commit and per removal is measurable at
-// thousands of messages a second, and write_back needs the descriptor that wrote. A queue backlog
-// fills slots that stay put for hours, so the least recently used descriptor makes room; one in
-// use by another thread is closed when that thread is done with it. remove_file and rename_file
-// drop a cached descriptor, so a write never lands in a file that has left its name; they must
-// not run while another thread writes the same path (the spool owns each slot: one commit or one
-// removal at a time).
+// overwrite_file keeps the files it rewrote most recently open: slot files are rewritten again
+// and again, an open()/close() pair per commit and per removal is measurable at thousands of
+// messages a second, and write_back needs the descriptor that wrote. A queue backlog fills slots
+// that stay put for hours, so the least recently used descriptor makes room; one in use by another
+// thread is closed when that thread is done with it. remove_file and rename_file drop a cached
+// descriptor, so a write never lands in a file that has left its name; they must not run while
+// another thread writes the same path (the spool owns each slot: one commit or one removal at a
+// time).
 class PosixFileOps : public FileOps {
   public:
     // At most this many, and a quarter of the process's descriptor limit (connections need the

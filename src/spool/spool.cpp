@@ -431,8 +431,7 @@ struct Spool::Impl {
         Job* job;
         std::uint32_t slot;
         bool created;
-        std::uint64_t bytes;
-        bool in_place;  // only synced blocks rewritten: no metadata to sync
+        std::uint64_t bytes;  // the slot's bytes written, padding included
     };
 
     // Claims the ID, encodes the message and takes a slot for it; on failure reports and returns
@@ -562,9 +561,9 @@ struct Spool::Impl {
                 abandon(job, n, created, err);
                 continue;
             }
-            const bool in_place = !created && data.size() <= in_sync;
-            all_in_place = all_in_place && in_place;
-            written.push_back(Written{&job, n, created, data.size(), in_place});
+            // Only synced blocks rewritten: no metadata to sync.
+            all_in_place = all_in_place && !created && data.size() <= in_sync;
+            written.push_back(Written{&job, n, created, data.size()});
         }
         if (written.empty()) return;
         const char* what = "syncfs";
