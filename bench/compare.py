@@ -127,11 +127,10 @@ class Server:
     def reset(self):
         # The previous run's Maildir is moved aside, not deleted: deleting thousands of files just
         # before a measured run slows the next run's file creation (ext4 without a journal skips
-        # inodes freed in the last 30 s when allocating), for every server alike. The trash is
-        # deleted when the benchmark ends, outside any measured window.
+        # inodes freed in the last minutes when allocating, see DELETE_STAMP), for every server
+        # alike. The trash is deleted when the benchmark ends, outside any measured window.
         if self.maildir_root and self.maildir_root.exists():
-            TRASH.mkdir(parents=True, exist_ok=True)
-            self.maildir_root.rename(TRASH / ("%s-%d" % (self.name, time.monotonic_ns())))
+            move_to_trash(self.maildir_root)
             self.maildir_root.mkdir(parents=True)
 
 
