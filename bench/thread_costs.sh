@@ -8,7 +8,7 @@
 #   SYSCALLS=1 bench/thread_costs.sh ...   also counts system calls per message, per thread
 #   ROOT_TOML='workers = 1' bench/thread_costs.sh ...   top-level keys for the config
 #
-# Needs smtp-source (Debian's postfix package; scripts/setup.sh installs it) and a Release build in
+# Needs smtp-source (Debian's postfix package; `scripts/setup.sh bench` installs it) and a Release build in
 # build-release/ (bench/compare.py makes one).
 set -euo pipefail
 n=${1:-10000}

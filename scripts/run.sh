@@ -4,7 +4,7 @@
 # go to `sluice serve`, e.g. ./scripts/run.sh --config sluice.example.toml
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh run
 cmake --preset release >/dev/null
 cmake --build --preset release -j"$(nproc)"
 exec ./build-release/apps/sluice/sluice serve "$@"

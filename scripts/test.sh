@@ -4,7 +4,7 @@
 # real clients (Python smtplib, swaks); then builds again with ASan+UBSan and runs everything again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh test
 cmake --preset default >/dev/null
 cmake --build --preset default -j"$(nproc)"
 ctest --test-dir build --output-on-failure -j"$(nproc)"

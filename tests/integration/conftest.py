@@ -83,7 +83,13 @@ class Sluice:
                 raise RuntimeError("sluice exited early: " + (self.tmp / "stderr.txt").read_text())
             try:
                 with socket.create_connection((self.host, self.port), timeout=1) as s:
-                    s.recv(100)
+                    # A listener is bound before the rest of start-up: a failing step after it
+                    # closes the accepted connection (b"") as the process exits. A reply, or a
+                    # server still alive after a silent close (an access list that drops), is up.
+                    if s.recv(100):
+                        return self
+                time.sleep(0.3)
+                if self.proc.poll() is None:
                     return self
             except OSError:
                 time.sleep(0.05)
