@@ -17,7 +17,7 @@ run_pkgs=(
   build-essential cmake ninja-build pkg-config
   libboost1.81-dev libboost-system1.81-dev   # Asio with awaitable operators; Boost::system
   libssl-dev zlib1g-dev openssl ca-certificates
-  libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev
+  libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libunbound-dev libevent-dev nettle-dev     # libunbound.pc names libevent and nettle
   libsodium-dev libsqlite3-dev               # argon2id password hashes; SQLite user store
 )

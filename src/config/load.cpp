@@ -1023,7 +1023,8 @@ Config Loader::load(const toml::table& root) {
     }
     if (const auto u = string(root, "", "user")) {
         // A POSIX portable user name: resolved with getpwnam when the server starts as root.
-        bool ok = !u->empty() && u->size() <= 32 && (*u)[0] != '-';
+        // "" is the documented default: no privilege drop.
+        bool ok = u->empty() || (u->size() <= 32 && (*u)[0] != '-');
         for (char c : *u)
             ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
                         (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.');

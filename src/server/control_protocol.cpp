@@ -4,6 +4,7 @@
 #include "common/ascii.hpp"
 
 #include <array>
+#include <charconv>
 #include <utility>
 
 #include "common/queue_id.hpp"
@@ -48,19 +49,30 @@ ParseResult parse_request(std::string_view line) {
         if (ascii_iequals(v.name, verb)) info = &v;
     if (!info) return fail("unknown command");
     if (sp != std::string_view::npos && arg.empty()) return fail("empty argument");
-    if (arg.find(' ') != std::string_view::npos) return fail("too many arguments");
-    if (arg.empty() && info->id_required) return fail("queue ID required");
-    if (!arg.empty() && !is_valid_queue_id(arg)) return fail("invalid queue ID");
-    return ParseResult{Request{info->verb, std::string(arg)}, {}};
+    Request r{info->verb, {}};
+    std::string_view rest = arg;
+    while (!rest.empty()) {
+        const auto next = rest.find(' ');
+        const std::string_view id = rest.substr(0, next);
+        if (id.empty()) return fail("empty argument");
+        if (!is_valid_queue_id(id)) return fail("invalid queue ID");
+        if (r.ids.size() == kMaxIdsPerRequest) return fail("too many arguments");
+        r.ids.emplace_back(id);
+        if (next == std::string_view::npos) break;
+        rest.remove_prefix(next + 1);
+        if (rest.empty()) return fail("empty argument");  // a trailing space
+    }
+    if (r.ids.empty() && info->id_required) return fail("queue ID required");
+    return ParseResult{std::move(r), {}};
 }
 
 std::string format_request(const Request& r) {
     std::string line;
     for (const auto& v : kVerbs)
         if (v.verb == r.verb) line = v.name;
-    if (!r.id.empty()) {
+    for (const auto& id : r.ids) {
         line += ' ';
-        line += r.id;
+        line += id;
     }
     line += '\n';
     return line;
@@ -89,6 +101,38 @@ std::optional<Response> parse_response(std::string_view line) {
     };
     if (auto r = take("OK", true)) return r;
     return take("ERR", false);
+}
+
+}  // namespace sluice::server::control
+
+namespace sluice::server::control {
+
+std::string format_bulk(const BulkCounts& c) {
+    std::string out =
+        "touched=" + std::to_string(c.touched) + " missed=" + std::to_string(c.missed);
+    if (!c.detail.empty()) out += " " + c.detail;
+    return out;
+}
+
+std::optional<BulkCounts> parse_bulk(std::string_view text) {
+    BulkCounts c;
+    auto number = [&text](std::string_view key, std::size_t& out) {
+        if (text.substr(0, key.size()) != key) return false;
+        text.remove_prefix(key.size());
+        auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+        if (ec != std::errc{} || end == text.data()) return false;
+        text.remove_prefix(static_cast<std::size_t>(end - text.data()));
+        return true;
+    };
+    if (!number("touched=", c.touched)) return std::nullopt;
+    if (text.substr(0, 1) != " ") return std::nullopt;
+    text.remove_prefix(1);
+    if (!number("missed=", c.missed)) return std::nullopt;
+    if (!text.empty()) {
+        if (text.front() != ' ') return std::nullopt;
+        c.detail = std::string(text.substr(1));
+    }
+    return c;
 }
 
 }  // namespace sluice::server::control

@@ -34,29 +34,48 @@ namespace {
 constexpr auto kRequestDeadline = std::chrono::seconds(10);
 }  // namespace
 
-std::string execute_control(const control::Request& req, queue::QueueManager& q) {
-    queue::AdminResult r;
-    switch (req.verb) {
+namespace {
+
+queue::AdminResult execute_one(control::Verb verb, const std::string& id, queue::QueueManager& q) {
+    switch (verb) {
         case control::Verb::flush:
-            if (req.id.empty()) {
-                const std::size_t n = q.flush();
-                r = {true, fmt::format("{} deferred message{} scheduled for delivery now", n,
-                                       n == 1 ? "" : "s")};
-            } else {
-                r = q.flush(req.id);
-            }
-            break;
+            return q.flush(id);
         case control::Verb::hold:
-            r = q.hold(req.id);
-            break;
+            return q.hold(id);
         case control::Verb::release:
-            r = q.release(req.id);
-            break;
+            return q.release(id);
         case control::Verb::remove:
-            r = q.remove(req.id);
-            break;
+            return q.remove(id);
     }
-    return control::format_response(r.ok, r.message);
+    return {false, "unknown command"};
+}
+
+}  // namespace
+
+std::string execute_control(const control::Request& req, queue::QueueManager& q) {
+    if (req.ids.empty()) {  // FLUSH: every deferred message
+        const std::size_t n = q.flush();
+        return control::format_response(
+            true,
+            fmt::format("{} deferred message{} scheduled for delivery now", n, n == 1 ? "" : "s"));
+    }
+    if (req.ids.size() == 1) {
+        const auto r = execute_one(req.verb, req.ids.front(), q);
+        return control::format_response(r.ok, r.message);
+    }
+    // Several IDs (a bulk operation from the CLI): counts, and why each miss missed. A message
+    // delivered since the CLI listed it is a miss, not an error of the request.
+    control::BulkCounts counts;
+    for (const auto& id : req.ids) {
+        const auto r = execute_one(req.verb, id, q);
+        if (r.ok) {
+            ++counts.touched;
+            continue;
+        }
+        ++counts.missed;
+        if (counts.detail.size() < 1024) counts.detail += fmt::format("{}: {}; ", id, r.message);
+    }
+    return control::format_response(true, control::format_bulk(counts));
 }
 
 struct ControlSocket::Impl {

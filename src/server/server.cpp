@@ -16,6 +16,7 @@
 
 #include <mutex>
 #include <set>
+#include <filesystem>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -238,6 +239,12 @@ Server::~Server() = default;
 
 void Server::run() {
     Impl& s = *impl_;
+    // Whatever lives under data_dir (control socket, TLS key, rate-limit state) needs it, even
+    // when the spool and Maildir root are configured elsewhere. New: 0700, as the spool.
+    if (std::error_code ec; std::filesystem::create_directories(s.cfg.data_dir, ec))
+        std::filesystem::permissions(s.cfg.data_dir, std::filesystem::perms::owner_all, ec);
+    else if (ec)
+        throw std::runtime_error("data_dir " + s.cfg.data_dir.string() + ": " + ec.message());
     s.bind_listeners();
     // Certificates and user databases are read (or made) while still privileged.
     s.security = std::make_unique<Security>(s.cfg, s.io);

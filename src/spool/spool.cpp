@@ -343,6 +343,7 @@ struct Spool::Impl {
     std::unordered_set<std::string> with_status;
     std::mutex index_once_mu;  // serialises ensure_indexed (taken before idx_mu, never after)
     std::atomic<bool> indexed_once{false};  // `indexed` as seen without a lock, once it is true
+    bool inspect_only = false;              // Options::inspect_only: read, never create or repair
 
     ~Impl() { shutdown(); }
 
@@ -627,7 +628,9 @@ struct Spool::Impl {
         auto n = find(id);
         if (!n) return std::nullopt;
         std::string data;
-        if (fs->read_file(slot_prefix + slot_name(*n), data) != 0) return std::nullopt;
+        const int err = fs->read_file(slot_prefix + slot_name(*n), data);
+        check_read(err, slot_prefix + slot_name(*n));
+        if (err != 0) return std::nullopt;
         std::string_view body;
         if (parse_slot(data, &body) != SlotState::message) return std::nullopt;
         auto m = decode(body);
@@ -641,9 +644,9 @@ struct Spool::Impl {
         e.envelope = std::move(m.envelope);
         e.recipients.resize(e.envelope.recipients.size());
         std::string status;
-        if (fs->read_file(status_prefix + e.envelope.queue_id, status) == 0) {
-            fold_status(status, e);
-        }
+        const int err = fs->read_file(status_prefix + e.envelope.queue_id, status);
+        check_read(err, status_prefix + e.envelope.queue_id);
+        if (err == 0) fold_status(status, e);
         return e;
     }
 
@@ -661,15 +664,23 @@ struct Spool::Impl {
         return true;
     }
 
-    // Files in `dir` (names only); an unreadable directory gives an empty list.
-    static std::vector<std::string> list_dir(const std::string& dir) {
+    // Files in `dir` (names only). An unreadable directory gives an empty list to the server
+    // (recovery retries at the next start) and an error to an inspecting CLI.
+    std::vector<std::string> list_dir(const std::string& dir) const {
         std::vector<std::string> names;
         std::error_code ec;
         for (auto it = stdfs::directory_iterator(dir, ec); !ec && it != stdfs::directory_iterator();
              it.increment(ec)) {
             names.push_back(it->path().filename().string());
         }
+        if (ec && inspect_only) throw std::system_error(ec, "cannot read " + dir);
         return names;
+    }
+
+    // A file read for inspection: gone (delivered meanwhile) is fine, unreadable is an error.
+    void check_read(int err, const std::string& path) const {
+        if (err != 0 && err != ENOENT && inspect_only)
+            throw std::system_error(err, std::generic_category(), "cannot read " + path);
     }
 
     // Reads every slot. With `repair`, damaged slots are copied to corrupt/ and freed, duplicates
@@ -687,6 +698,7 @@ struct Spool::Impl {
             highest = std::max(highest, *n);
             std::string data;
             const int err = fs->read_file(slot_prefix + name, data);
+            check_read(err, slot_prefix + name);
             if (err != 0) continue;  // unreadable now: neither free nor ours; retried next start
             std::string_view body;
             SlotState st = parse_slot(data, &body);
@@ -762,10 +774,20 @@ struct Spool::Impl {
 // ---- Spool --------------------------------------------------------------------------------------
 
 Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<Impl>()) {
-    stdfs::create_directories(dir_);
-    for (const char* sub : {"slots", "status", "corrupt"}) make_dir(dir_ / sub);
-
     Impl& im = *impl_;
+    im.inspect_only = opts.inspect_only;
+    if (im.inspect_only) {
+        // Never create a spool where an operator pointed by mistake: say there is none.
+        for (const stdfs::path& d : {dir_, dir_ / "slots", dir_ / "status"}) {
+            if (::access(d.c_str(), R_OK | X_OK) != 0)
+                throw std::system_error(errno, std::generic_category(),
+                                        "no readable spool at " + d.string());
+        }
+    } else {
+        stdfs::create_directories(dir_);
+        for (const char* sub : {"slots", "status", "corrupt"}) make_dir(dir_ / sub);
+    }
+
     im.fs = opts.fs ? std::move(opts.fs) : std::make_shared<PosixFileOps>();
     const std::string base = dir_.string() + "/";
     im.slot_prefix = base + "slots/";
@@ -773,6 +795,7 @@ Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<I
     im.corrupt_prefix = base + "corrupt/";
     im.slot_dir = base + "slots";
     im.status_dir = base + "status";
+    if (im.inspect_only) return;  // no commits: no sync descriptors, no threads
 
     // Batches rest on syncfs reporting writeback errors; an older kernel gets one fsync each.
     im.max_batch = syncfs_reports_errors() ? std::max(1u, opts.batch) : 1;

@@ -68,10 +68,16 @@ class Spool {
         // Most commits made durable by one syncfs() when they queue up together; 1 = every
         // commit fdatasyncs its own slot.
         unsigned batch = 1;
+        // For the CLI beside a running server (or none): nothing on disk is created or changed,
+        // no commit thread starts, and what cannot be read is an error naming the path, never an
+        // empty queue. commit() must not be called.
+        bool inspect_only = false;
     };
 
-    explicit Spool(Options opts);  // creates the directories (0700); throws std::system_error
-    ~Spool();                      // finishes queued commits, then joins its threads
+    // Creates the directories (0700) unless inspect_only, which instead requires the spool to
+    // exist and be readable. Throws std::system_error (naming the path).
+    explicit Spool(Options opts);
+    ~Spool();  // finishes queued commits, then joins its threads
     Spool(const Spool&) = delete;
     Spool& operator=(const Spool&) = delete;
 
@@ -87,6 +93,8 @@ class Spool {
 
     // Reads the spool without changing anything on disk (for the CLI, beside a running server).
     // Once this Spool has an index (after recover() or a first commit), the index stays as is.
+    // With inspect_only, an unreadable directory or file throws std::system_error naming it
+    // (a slot or status file that vanishes meanwhile was delivered: it is skipped).
     std::vector<QueueEntry> scan();
 
     // Blocking reads (delivery threads, CLI). nullopt if absent or corrupt.

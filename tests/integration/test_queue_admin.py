@@ -148,7 +148,7 @@ def test_bad_id_and_bad_request_are_errors(make_sluice):
     s, _ = start(make_sluice)
     for args in (("hold", "../../etc/passwd"), ("delete", "abc"), ("flush", "x" * 16)):
         r = cli(s, *args)
-        assert r.returncode == 1, args
+        assert r.returncode == 2, args  # a usage error, refused before the server is asked
         assert b"not a queue ID" in r.stderr
     # The server validates too: talk to the socket directly.
     for line, reason in ((b"HOLD ../../etc/passwd\n", b"invalid queue ID"),

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include "common/queue_id.hpp"
 #include "server/control_protocol.hpp"
@@ -32,13 +33,13 @@ std::string err(std::string_view line) {
 TEST(ControlProtocol, ParsesEveryVerb) {
     auto f = ok("FLUSH\n");
     EXPECT_EQ(f.verb, Verb::flush);
-    EXPECT_TRUE(f.id.empty());
-    EXPECT_EQ(ok("FLUSH " + kId + "\n").id, kId);
+    EXPECT_TRUE(f.ids.empty());
+    EXPECT_EQ(ok("FLUSH " + kId + "\n").ids, std::vector<std::string>{kId});
     EXPECT_EQ(ok("HOLD " + kId + "\n").verb, Verb::hold);
     EXPECT_EQ(ok("RELEASE " + kId).verb, Verb::release);  // newline optional
     auto d = ok("DELETE " + kId + "\r\n");                // CRLF tolerated
     EXPECT_EQ(d.verb, Verb::remove);
-    EXPECT_EQ(d.id, kId);
+    EXPECT_EQ(d.ids, std::vector<std::string>{kId});
     EXPECT_EQ(ok("hold " + kId).verb, Verb::hold);  // verbs are case-insensitive
 }
 
@@ -51,8 +52,9 @@ TEST(ControlProtocol, RejectsMalformedRequests) {
     EXPECT_EQ(err("RELEASE\n"), "queue ID required");
     EXPECT_EQ(err("DELETE\n"), "queue ID required");
     EXPECT_EQ(err("HOLD \n"), "empty argument");
-    EXPECT_EQ(err("HOLD  " + kId), "too many arguments");
-    EXPECT_EQ(err("HOLD " + kId + " " + kId), "too many arguments");
+    EXPECT_EQ(err("HOLD  " + kId), "empty argument");
+    EXPECT_EQ(err("HOLD " + kId + " "), "empty argument");
+    EXPECT_EQ(err("HOLD " + kId + "  " + kId), "empty argument");
     EXPECT_EQ(err(" HOLD " + kId), "empty request");
 }
 
@@ -78,12 +80,42 @@ TEST(ControlProtocol, RejectsControlBytesAndLongLines) {
 
 TEST(ControlProtocol, FormatsRequestsThatParseBack) {
     for (Verb v : {Verb::flush, Verb::hold, Verb::release, Verb::remove}) {
-        auto back = ok(format_request(Request{v, kId}));
+        auto back = ok(format_request(Request{v, {kId}}));
         EXPECT_EQ(back.verb, v);
-        EXPECT_EQ(back.id, kId);
+        EXPECT_EQ(back.ids, std::vector<std::string>{kId});
     }
-    EXPECT_EQ(format_request(Request{Verb::flush, ""}), "FLUSH\n");
-    EXPECT_EQ(format_request(Request{Verb::remove, kId}), "DELETE " + kId + "\n");
+    EXPECT_EQ(format_request(Request{Verb::flush, {}}), "FLUSH\n");
+    EXPECT_EQ(format_request(Request{Verb::remove, {kId}}), "DELETE " + kId + "\n");
+}
+
+TEST(ControlProtocol, SeveralIdsUpToTheLimit) {
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < kMaxIdsPerRequest; ++i)
+        ids.push_back(sluice::new_queue_id(1'700'000'000'000'000 + static_cast<long>(i)));
+    const std::string line = format_request(Request{Verb::hold, ids});
+    EXPECT_LE(line.size(), kMaxRequestLine + 1);
+    auto back = ok(line);
+    EXPECT_EQ(back.verb, Verb::hold);
+    EXPECT_EQ(back.ids, ids);
+    ids.push_back(kId);
+    EXPECT_EQ(err(format_request(Request{Verb::hold, ids})), "request line too long");
+    // One bad ID spoils the request: nothing is acted on.
+    EXPECT_EQ(err("DELETE " + kId + " ../x"), "invalid queue ID");
+}
+
+TEST(ControlProtocol, BulkCountsRoundTrip) {
+    BulkCounts c{3, 1, kId + ": no such message;"};
+    auto back = parse_bulk(format_bulk(c));
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->touched, 3u);
+    EXPECT_EQ(back->missed, 1u);
+    EXPECT_EQ(back->detail, c.detail);
+    back = parse_bulk("touched=0 missed=0");
+    ASSERT_TRUE(back);
+    EXPECT_TRUE(back->detail.empty());
+    EXPECT_FALSE(parse_bulk("held"));
+    EXPECT_FALSE(parse_bulk("touched=x missed=1"));
+    EXPECT_FALSE(parse_bulk("touched=1missed=1"));
 }
 
 TEST(ControlProtocol, ResponsesAreOneLine) {
