@@ -8,6 +8,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
@@ -29,6 +30,7 @@
 #include "server/connection.hpp"
 #include "server/control_socket.hpp"
 #include "server/privileges.hpp"
+#include "server/sd_notify.hpp"
 #include "server/security.hpp"
 
 namespace sluice::server {
@@ -213,6 +215,8 @@ struct Server::Impl {
 
     asio::awaitable<void> shutdown_sequence() {
         log::info("shutdown", {{"connections", connection_count()}});
+        sd_notify(fmt::format("STOPPING=1\nSTATUS=Stopping: {} connections to finish",
+                              connection_count()));
         for (auto& a : acceptors) {
             boost::system::error_code ec;
             a->close(ec);
@@ -273,12 +277,20 @@ void Server::run() {
                                 {"port", static_cast<unsigned>(l.port)}});
         asio::co_spawn(s.io, s.accept_loop(*s.acceptors[i], l), asio::detached);
     }
+    // Readiness (Type=notify): posted behind the accept loops, so it is sent from the running
+    // event loop once every listener accepts and the queue is delivering.
+    asio::post(s.io, [&s] {
+        sd_notify(
+            fmt::format("READY=1\nSTATUS=Accepting mail on {} listener(s)", s.acceptors.size()));
+    });
     s.security->start();
     // SIGHUP: new TLS handshakes use the reloaded certificate; sessions keep theirs.
     std::function<void()> wait_hup = [&s, &wait_hup] {
         s.hup_signal.async_wait([&s, &wait_hup](const boost::system::error_code& ec, int) {
             if (ec) return;
+            sd_notify(sd_reloading_state());  // systemctl reload waits for the READY=1
             s.security->reload();
+            sd_notify("READY=1");
             wait_hup();
         });
     };
