@@ -2,17 +2,26 @@
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
-#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 namespace sluice::log {
@@ -25,6 +34,65 @@ std::shared_ptr<spdlog::logger> g_logger;
 // Bumped by init(): each thread keeps the logger it last used and takes g_mutex only to pick up a
 // new one, not for every line (a busy server writes four lines per message from several threads).
 std::atomic<std::uint64_t> g_generation{1};
+
+// Opens the log file for appending; a file it creates gets mode 0640 whatever the umask.
+std::FILE* open_log_file(const std::string& path) {
+    std::error_code ec;
+    const auto parent = std::filesystem::path(path).parent_path();
+    if (!parent.empty()) std::filesystem::create_directories(parent, ec);  // open() reports it
+    int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    if (fd >= 0)
+        (void)::fchmod(fd, 0640);
+    else if (errno == EEXIST)
+        fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        throw std::runtime_error("cannot open log file " + path + ": " + std::strerror(errno));
+    std::FILE* f = ::fdopen(fd, "a");
+    if (f == nullptr) {
+        const int e = errno;
+        ::close(fd);
+        throw std::runtime_error("cannot open log file " + path + ": " + std::strerror(e));
+    }
+    return f;
+}
+
+// The file sink: stdio-buffered like spdlog's basic_file_sink (flushed every second and at each
+// warning), but its FILE can be swapped for a new one at the same path. Every line is written
+// under the sink's mutex, and so is the swap: a line goes wholly to the old file or to the new.
+class ReopenableFileSink final : public spdlog::sinks::base_sink<std::mutex> {
+  public:
+    explicit ReopenableFileSink(std::string path)
+        : path_(std::move(path)), file_(open_log_file(path_)) {}
+    ~ReopenableFileSink() override { std::fclose(file_); }
+    ReopenableFileSink(const ReopenableFileSink&) = delete;
+    ReopenableFileSink& operator=(const ReopenableFileSink&) = delete;
+
+    void reopen() {
+        std::FILE* f = open_log_file(path_);  // throws: the old file stays
+        std::lock_guard lock(mutex_);
+        std::fclose(std::exchange(file_, f));  // (fclose flushes what the old one buffered)
+    }
+    bool chown(unsigned uid, unsigned gid) {
+        std::lock_guard lock(mutex_);
+        return ::fchown(::fileno(file_), static_cast<uid_t>(uid), static_cast<gid_t>(gid)) == 0;
+    }
+    const std::string& path() const { return path_; }
+
+  protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        spdlog::memory_buf_t buf;
+        formatter_->format(msg, buf);
+        // A full disk must not stop the server: a line that cannot be written is lost.
+        (void)std::fwrite(buf.data(), 1, buf.size(), file_);
+    }
+    void flush_() override { (void)std::fflush(file_); }
+
+  private:
+    const std::string path_;
+    std::FILE* file_;
+};
+
+std::shared_ptr<ReopenableFileSink> g_file_sink;  // under g_mutex; null when logging to stderr
 
 std::shared_ptr<spdlog::logger> logger() {
     std::lock_guard lock(g_mutex);
@@ -161,12 +229,14 @@ void init(Level level, Format format, const std::string& file) {
     g_level = level;
     g_format = format;
     std::shared_ptr<spdlog::logger> l;
-    if (file.empty())
+    std::shared_ptr<ReopenableFileSink> file_sink;
+    if (file.empty()) {
         l = std::make_shared<spdlog::logger>("sluice",
                                              std::make_shared<spdlog::sinks::stderr_sink_mt>());
-    else
-        l = std::make_shared<spdlog::logger>(
-            "sluice", std::make_shared<spdlog::sinks::basic_file_sink_mt>(file));
+    } else {
+        file_sink = std::make_shared<ReopenableFileSink>(file);
+        l = std::make_shared<spdlog::logger>("sluice", file_sink);
+    }
     l->set_pattern("%v");
     l->set_level(spdlog::level::trace);  // filtering is ours (enabled())
     // Warnings and errors reach the disk at once; routine lines are flushed every second, so a
@@ -180,11 +250,38 @@ void init(Level level, Format format, const std::string& file) {
     {
         std::lock_guard lock(g_mutex);
         old = std::exchange(g_logger, std::move(l));
+        g_file_sink = std::move(file_sink);
         g_generation.fetch_add(1, std::memory_order_acq_rel);
     }
     // Threads still holding the old logger drop it at their next line; what it buffered so far
     // is written now (the rest when the last holder lets go).
     if (old) old->flush();
+}
+
+bool reopen() {
+    std::shared_ptr<ReopenableFileSink> sink;
+    {
+        std::lock_guard lock(g_mutex);
+        sink = g_file_sink;
+    }
+    if (!sink) return true;
+    try {
+        sink->reopen();
+    } catch (const std::exception& e) {
+        error("log_reopen_failed", {{"file", sink->path()}, {"error", e.what()}});
+        return false;
+    }
+    info("log_reopened", {{"file", sink->path()}});
+    return true;
+}
+
+bool chown_file(unsigned uid, unsigned gid) {
+    std::shared_ptr<ReopenableFileSink> sink;
+    {
+        std::lock_guard lock(g_mutex);
+        sink = g_file_sink;
+    }
+    return !sink || sink->chown(uid, gid);
 }
 
 bool enabled(Level level) {
@@ -194,7 +291,7 @@ bool enabled(Level level) {
 namespace {
 
 void format_into(std::string& out, Format format, Level level, std::string_view event,
-                 std::initializer_list<Field> fields, std::string_view timestamp) {
+                 std::span<const Field> fields, std::string_view timestamp) {
     if (format == Format::json) {
         out += "{\"ts\":\"";
         out += timestamp;
@@ -231,7 +328,8 @@ std::string format_line(Format format, Level level, std::string_view event,
                         std::initializer_list<Field> fields, std::string_view timestamp) {
     std::string out;
     out.reserve(128);
-    format_into(out, format, level, event, fields, timestamp);
+    format_into(out, format, level, event, std::span<const Field>(fields.begin(), fields.size()),
+                timestamp);
     return out;
 }
 
@@ -242,6 +340,10 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
 }
 
 void event(Level level, std::string_view ev, std::initializer_list<Field> fields) {
+    event(level, ev, std::span<const Field>(fields.begin(), fields.size()));
+}
+
+void event(Level level, std::string_view ev, std::span<const Field> fields) {
     if (!enabled(level)) return;
     ThreadState* st = thread_state();
     std::optional<ThreadState> fallback;  // only once this thread's state is gone

@@ -2,12 +2,14 @@
 //
 // Every line carries ts, level and event, then the event's fields in the order given. Values are
 // escaped for the chosen format, so client-supplied strings (HELO names, addresses) can never forge
-// a field or break a line. Backed by spdlog (thread-safe sink on stderr or a file).
+// a field or break a line. Backed by spdlog (thread-safe sink on stderr or a file). The file is
+// created mode 0640 and can be reopened at its path while other threads log (SIGHUP, logrotate).
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <initializer_list>
+#include <span>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -22,6 +24,7 @@ struct Field {
     std::string_view key;
     Value value;
 
+    Field() : value(std::string_view()) {}
     Field(std::string_view k, std::string_view v) : key(k), value(v) {}
     Field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
     Field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
@@ -36,8 +39,20 @@ struct Field {
     Field(std::string_view k, bool v) : key(k), value(v) {}
 };
 
-// Configure the global logger. file empty = stderr. Safe to call again (e.g. on reload).
+// Configure the global logger. file empty = stderr. Safe to call again (e.g. on reload). A new
+// file is created mode 0640 (its directories as needed); throws if it cannot be opened.
 void init(Level level, Format format, const std::string& file = {});
+
+// Reopens the log file at its path (after logrotate renamed it): later lines go to a new file, and
+// no line is split between the two. Safe while other threads log; nothing when logging to stderr.
+// When the file cannot be opened, the old one stays in use, an error line says why, and false is
+// returned.
+bool reopen();
+
+// Gives the open log file to the user the server is about to become (root drops privileges after
+// opening it), so that it stays that user's file. Nothing when logging to stderr. False (errno set)
+// when fchown fails.
+bool chown_file(unsigned uid, unsigned gid);
 
 bool enabled(Level level);
 
@@ -49,6 +64,8 @@ std::string format_line(Format format, Level level, std::string_view event,
 std::string timestamp(std::chrono::system_clock::time_point t);
 
 void event(Level level, std::string_view event, std::initializer_list<Field> fields);
+// The same with fields chosen at run time (a line whose optional fields are left out).
+void event(Level level, std::string_view event, std::span<const Field> fields);
 
 inline void debug(std::string_view ev, std::initializer_list<Field> f = {}) {
     event(Level::debug, ev, f);

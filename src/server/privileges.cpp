@@ -71,6 +71,9 @@ DropResult drop_privileges(const std::string& user, const std::vector<fs::path>&
                                      ec.message());
         chown_tree(d, uid, gid);
     }
+    // The log file was opened (and perhaps created) by root: it must stay the user's file, so
+    // that a reopen after logrotate (SIGHUP) writes to the same kind of file.
+    if (!log::chown_file(uid, gid)) fail("chown log file");
 
     // Order matters: groups and gid while we still may, uid last.
     if (::setgroups(1, &gid) != 0) fail("setgroups");

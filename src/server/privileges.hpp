@@ -1,9 +1,9 @@
 // privileges.hpp: dropping root after the listeners are bound.
 //
 // Started as root with `user` set, the server binds its ports (which may be < 1024), hands the
-// data directory, spool and Maildir root to that user, and then becomes it for good: supplementary
-// groups, gid and uid all change, and regaining root is checked to fail. If any step fails, the
-// server refuses to run rather than serve as root.
+// data directory, spool, Maildir root and the open log file to that user, and then becomes it for
+// good: supplementary groups, gid and uid all change, and regaining root is checked to fail. If any
+// step fails, the server refuses to run rather than serve as root.
 //
 // SECURITY: the user name comes from the trusted configuration. Ownership is changed only below
 // the configured directories, without following symbolic links (lchown), so a link planted in the

@@ -289,6 +289,7 @@ void Server::run() {
         s.hup_signal.async_wait([&s, &wait_hup](const boost::system::error_code& ec, int) {
             if (ec) return;
             sd_notify(sd_reloading_state());  // systemctl reload waits for the READY=1
+            log::reopen();                    // [log] file, after logrotate moved it
             s.security->reload();
             sd_notify("READY=1");
             wait_hup();

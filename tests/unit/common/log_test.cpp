@@ -1,10 +1,11 @@
 // log_test.cpp: the structured log line: logfmt and JSON escaping (client-supplied values can
-// neither forge a field nor break a line), the timestamp, and lines reaching the configured file
-// across a re-init.
+// neither forge a field nor break a line), the timestamp, lines reaching the configured file
+// across a re-init, and reopen() (logrotate: rename, SIGHUP) while other threads log.
 #include "common/log.hpp"
 #include "../temp_dir.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -153,6 +154,110 @@ TEST(Log, LineFromAThreadLocalDestructor) {
     ASSERT_EQ(lines.size(), 2u);
     EXPECT_NE(lines[0].find("event=first"), std::string::npos);
     EXPECT_NE(lines[1].find("event=thread_exit late=true"), std::string::npos);
+}
+
+// A line whose optional fields are chosen at run time (the smtp_reject line leaves out those it
+// does not know).
+TEST(Log, SpanOfFieldsFormatsLikeAList) {
+    TempDir tmp;
+    const stdfs::path file = tmp.path() / "a.log";
+    init(Level::info, Format::logfmt, file.string());
+    Field f[3];
+    std::size_t n = 0;
+    f[n++] = {"ip", "192.0.2.1"};
+    f[n++] = {"code", 550};
+    event(Level::info, "smtp_reject", std::span<const Field>(f, n));
+    init(Level::info, Format::logfmt);
+    const auto lines = lines_of(file);
+    ASSERT_EQ(lines.size(), 1u);
+    EXPECT_NE(lines[0].find(" level=info event=smtp_reject ip=192.0.2.1 code=550"),
+              std::string::npos)
+        << lines[0];
+}
+
+// A new log file is mode 0640 whatever the umask; an existing file keeps its mode.
+TEST(Log, NewFileIsMode0640) {
+    TempDir tmp;
+    const stdfs::path file = tmp.path() / "sub" / "a.log";
+    const mode_t old = ::umask(0);
+    init(Level::info, Format::logfmt, file.string());
+    ::umask(old);
+    info("x", {});
+    init(Level::info, Format::logfmt);
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0640u);
+}
+
+// logrotate without copytruncate: the file is renamed, then reopen() (on SIGHUP) starts a new one
+// at the path. Lines logged before the rename are in the old file, later ones in the new, none in
+// both, none lost, even while other threads log throughout.
+TEST(Log, ReopenAfterRenameWhileOtherThreadsLog) {
+    TempDir tmp;
+    const stdfs::path file = tmp.path() / "sluice.log";
+    init(Level::info, Format::logfmt, file.string());
+    info("before", {});
+    std::atomic<bool> stop{false};
+    std::atomic<int> written{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; !stop || i < 200; ++i) {
+                info("tick", {{"thread", t}, {"i", i}});
+                ++written;
+            }
+        });
+    }
+    for (int k = 1; k <= 3; ++k) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        stdfs::rename(file, tmp.path() / ("sluice.log." + std::to_string(k)));
+        ASSERT_TRUE(reopen());
+    }
+    stop = true;
+    for (auto& th : threads) th.join();
+    info("after", {});
+    init(Level::info, Format::logfmt);  // flushes
+    std::size_t ticks = 0, reopened = 0;
+    for (const auto& name : {"sluice.log.1", "sluice.log.2", "sluice.log.3", "sluice.log"}) {
+        for (const auto& l : lines_of(tmp.path() / name)) {
+            EXPECT_EQ(l.rfind("ts=", 0), 0u) << l;
+            if (l.find("event=tick ") != std::string::npos) ++ticks;
+            if (l.find("event=log_reopened ") != std::string::npos) ++reopened;
+        }
+    }
+    EXPECT_EQ(ticks, static_cast<std::size_t>(written.load()));
+    EXPECT_EQ(reopened, 3u);
+    EXPECT_NE(lines_of(tmp.path() / "sluice.log.1").front().find("event=before"),
+              std::string::npos);
+    EXPECT_NE(lines_of(file).back().find("event=after"), std::string::npos);
+    struct stat st {};
+    ASSERT_EQ(::stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0640u);
+}
+
+// A reopen that cannot open the path keeps writing to the old file and says why there.
+TEST(Log, FailedReopenKeepsTheOldFile) {
+    TempDir tmp;
+    const stdfs::path dir = tmp.path() / "logs";
+    const stdfs::path file = dir / "sluice.log";
+    init(Level::info, Format::logfmt, file.string());
+    stdfs::rename(dir, tmp.path() / "moved");
+    stdfs::create_directory(dir);
+    stdfs::create_directory(file);  // a directory where the file should be: open() fails
+    EXPECT_FALSE(reopen());
+    info("still_here", {});
+    init(Level::info, Format::logfmt);
+    const auto lines = lines_of(tmp.path() / "moved" / "sluice.log");
+    ASSERT_EQ(lines.size(), 2u);
+    EXPECT_NE(lines[0].find("level=error event=log_reopen_failed"), std::string::npos) << lines[0];
+    EXPECT_NE(lines[1].find("event=still_here"), std::string::npos);
+}
+
+// On stderr there is nothing to reopen.
+TEST(Log, ReopenOnStderrIsANoOp) {
+    init(Level::info, Format::logfmt);
+    EXPECT_TRUE(reopen());
+    EXPECT_TRUE(chown_file(::geteuid(), ::getegid()));
 }
 
 }  // namespace
