@@ -13,7 +13,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <span>
 
 #include "auth/password.hpp"
 #include "common/log.hpp"
@@ -71,7 +73,36 @@ smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l, co
     return i;
 }
 
+// The refusals fail2ban acts on (packaging/fail2ban): logged as warnings, which also reach the
+// disk at once. The rest (an unknown user, a syntax error, a full queue) are routine for an MX.
+bool abusive(std::string_view reason) {
+    static constexpr std::string_view kAbuse[] = {
+        "auth_failed",     "auth_locked",     "auth_lockout", "relay_denied", "bare_cr_lf",
+        "bare_lf_command", "too_many_errors", "http",         "access_denied"};
+    return std::find(std::begin(kAbuse), std::end(kAbuse), reason) != std::end(kAbuse);
+}
+
 }  // namespace
+
+void log_refusal(std::uint64_t session, std::string_view ip, const smtp::Refusal& r) {
+    const auto level = abusive(r.reason) ? log::Level::warn : log::Level::info;
+    if (!log::enabled(level)) return;
+    // Fixed fields first, in a fixed order (the fail2ban filter anchors on them); the optional
+    // ones only when known; the reply text, which may quote client input, last.
+    log::Field f[11];
+    std::size_t n = 0;
+    if (session) f[n++] = {"session", session};
+    f[n++] = {"ip", ip};
+    f[n++] = {"command", r.command};
+    f[n++] = {"code", r.code};
+    f[n++] = {"enhanced", r.enhanced};
+    f[n++] = {"reason", r.reason};
+    if (!r.from.empty()) f[n++] = {"from", r.from};
+    if (!r.rcpt.empty()) f[n++] = {"rcpt", r.rcpt};
+    if (!r.user.empty()) f[n++] = {"user", r.user};
+    f[n++] = {"reply", r.text};
+    log::event(level, "smtp_reject", std::span<const log::Field>(f, n));
+}
 
 Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
                        std::string client_ip, std::uint16_t client_port)
@@ -84,7 +115,9 @@ Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config:
       id_(ctx.next_session_id.fetch_add(1, std::memory_order_relaxed)),
       session_(session_info(ctx, listener, client_ip_, client_port),
                session_limits(ctx.cfg.limits, listener), wall_now_us,
-               [](std::int64_t now) { return new_queue_id(now); }) {}
+               [](std::int64_t now) { return new_queue_id(now); }) {
+    session_.on_refusal([this](const smtp::Refusal& r) { log_refusal(id_, client_ip_, r); });
+}
 
 void Connection::set_deadline(clock::duration d) {
     deadline_ = std::min(clock::now() + d, session_deadline_);
@@ -113,8 +146,7 @@ asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool
     if (!tls_ok) {
         // Nothing can be said to a client we share no TLS session with.
     } else if (rejection) {
-        session_.start_rejected(*rejection);
-        log::info("reject", {{"session", id_}, {"ip", client_ip_}, {"reply", rejection->text}});
+        session_.start_rejected(*rejection, "access_denied");  // logged as smtp_reject
     } else {
         session_.start();
     }
@@ -222,7 +254,7 @@ void Connection::handle_commit_result(const spool::CommitResult& r,
                                {"size", msg->message.size()},
                                {"code", reply.code},
                                {"error", r.error}});
-    session_.commit_done(reply);
+    session_.commit_done(reply, "not_stored");
 }
 
 asio::awaitable<void> Connection::serve() {
@@ -279,7 +311,8 @@ asio::awaitable<void> Connection::serve() {
                             static_cast<double>(ctx_.cfg.limits.min_data_rate)) {
                             session_.abort(
                                 {421, "4.4.2",
-                                 fmt::format("{} Error: data rate too low", ctx_.cfg.hostname)});
+                                 fmt::format("{} Error: data rate too low", ctx_.cfg.hostname)},
+                                "slow_data");
                             close_reason_ = "slow_data";
                             continue;
                         }
@@ -289,15 +322,21 @@ asio::awaitable<void> Connection::serve() {
                 break;
             }
             case smtp::Event::check_recipient:
-                if (auto limited = recipient_rate_limit())
-                    session_.recipient_verdict(*limited);
-                else
-                    session_.recipient_verdict(
-                        check_recipient(ctx_.router, session_.pending_recipient(), rcpt_ctx_));
+                if (auto limited = recipient_rate_limit()) {
+                    session_.recipient_verdict(*limited, "rate_limit");
+                } else {
+                    std::string_view reason;
+                    auto verdict = check_recipient(ctx_.router, session_.pending_recipient(),
+                                                   rcpt_ctx_, &reason);
+                    session_.recipient_verdict(verdict, reason);
+                }
                 break;
-            case smtp::Event::check_sender:
-                session_.sender_verdict(check_sender());
+            case smtp::Event::check_sender: {
+                std::string_view reason;
+                auto verdict = check_sender(reason);
+                session_.sender_verdict(verdict, reason);
                 break;
+            }
             case smtp::Event::starttls:
                 if (!co_await flush()) co_return;
                 if (!co_await handshake()) co_return;
@@ -312,7 +351,7 @@ asio::awaitable<void> Connection::serve() {
             case smtp::Event::commit: {
                 auto& pm = session_.pending_message();
                 if (auto refused = check_from_header(pm.message)) {
-                    session_.commit_done(*refused);
+                    session_.commit_done(*refused, "from_not_owned");
                     break;
                 }
                 auto msg = std::make_shared<const spool::StoredMessage>(
@@ -381,7 +420,8 @@ asio::awaitable<void> Connection::authenticate() {
     if (auto left = guard.locked_for(client_ip_, clock::now()); left > clock::duration::zero()) {
         log::warn("auth_locked", {{"session", id_}, {"ip", client_ip_}});
         session_.auth_verdict(
-            {454, "4.7.0", "Too many failed logins from your address, try again later"}, "");
+            {454, "4.7.0", "Too many failed logins from your address, try again later"}, "",
+            "auth_locked");
         co_return;
     }
     const auth::Credentials& c = session_.pending_credentials();
@@ -431,18 +471,20 @@ asio::awaitable<void> Connection::authenticate() {
                        {"locked", f.locked_now}});
     asio::steady_timer delay(socket_.get_executor(), f.delay);
     co_await delay.async_wait(as_tuple_awaitable);
-    session_.auth_verdict({535, "5.7.8", "Authentication credentials invalid"}, "");
+    session_.auth_verdict({535, "5.7.8", "Authentication credentials invalid"}, "", "auth_failed");
     if (f.locked_now) {
-        session_.abort({421, "4.7.0",
-                        fmt::format("{} Too many failed logins, closing connection",
-                                    ctx_.cfg.hostname)});
+        session_.abort(
+            {421, "4.7.0",
+             fmt::format("{} Too many failed logins, closing connection", ctx_.cfg.hostname)},
+            "auth_lockout");
         close_reason_ = "auth_lockout";
     }
 }
 
-smtp::Reply Connection::check_sender() {
+smtp::Reply Connection::check_sender(std::string_view& reason) {
     const std::string& sender = session_.envelope().sender;
     if (user_ && !auth::owns_sender(*user_, sender)) {
+        reason = "sender_not_owned";
         log::warn("sender_rejected",
                   {{"session", id_}, {"ip", client_ip_}, {"user", user_->name}, {"from", sender}});
         return {553, "5.7.1",
@@ -457,6 +499,7 @@ smtp::Reply Connection::check_sender() {
                                      {"scope", policy::scope_name(rule->scope)},
                                      {"metric", "messages"},
                                      {"from", sender}});
+            reason = "rate_limit";
             return {450, "4.7.1", policy::RateLimiter::describe(*rule)};
         }
     }

@@ -34,6 +34,10 @@
 
 namespace sluice::server {
 
+// The one log line of a refusal (event smtp_reject, docs/logging.md): the session's refusals and
+// the listener's own (session 0: refused before a session began, as over a connection limit).
+void log_refusal(std::uint64_t session, std::string_view ip, const smtp::Refusal& r);
+
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     // `admitted` false: the connection is over a limit or denied; `refusal` is what to say.
@@ -58,7 +62,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::asio::awaitable<bool> handshake();
     boost::asio::awaitable<void> close_tls();
     boost::asio::awaitable<void> authenticate();
-    smtp::Reply check_sender();
+    smtp::Reply check_sender(std::string_view& reason);  // reason: why, when refused
     std::optional<smtp::Reply> recipient_rate_limit();
     std::optional<smtp::Reply> check_from_header(std::string_view message) const;
     policy::Subjects subjects() const;

@@ -15,7 +15,8 @@ struct RecipientContext {
     bool relay_allowed = false;  // trusted network (later: authenticated user)
 };
 
+// A refusal's reason ("unknown_user", "relay_denied") goes to *reason when given, for the log.
 smtp::Reply check_recipient(const delivery::LocalRouter& router, const smtp::Mailbox& rcpt,
-                            const RecipientContext& ctx);
+                            const RecipientContext& ctx, std::string_view* reason = nullptr);
 
 }  // namespace sluice::server

@@ -138,7 +138,7 @@ struct Server::Impl {
             bool drop = false;
             std::optional<smtp::Reply> rejection = access_check(l, ip, drop);
             if (rejection && drop) {
-                log::info("drop", {{"ip", ip}, {"listener", l.name}, {"reason", "access"}});
+                log_refusal(0, ip, {"CONNECT", "access_denied", 0, "", "dropped: access list"});
                 continue;  // socket closes as it goes out of scope
             }
             if (!rejection && ctx.rate_limiter &&
@@ -148,11 +148,12 @@ struct Server::Impl {
                                .count();
                 policy::Subjects who{ip, {}, {}};
                 if (auto rule = ctx.rate_limiter->check(policy::Metric::connections, who, 1, now)) {
-                    log::warn("rate_limit",
-                              {{"ip", ip}, {"listener", l.name}, {"metric", "connections"}});
                     rejection = smtp::Reply{
                         421, "4.7.0",
                         fmt::format("{} {}", cfg.hostname, policy::RateLimiter::describe(*rule))};
+                    log_refusal(0, ip,
+                                {"CONNECT", "rate_limit", rejection->code, rejection->enhanced,
+                                 rejection->text});
                     auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
                     auto s = std::make_shared<tcp::socket>(std::move(sock));
                     asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});
@@ -179,8 +180,9 @@ struct Server::Impl {
                 }
                 if (rejection) {
                     // Over a limit: say why and hang up, without a session.
-                    log::warn("reject",
-                              {{"ip", ip}, {"listener", l.name}, {"reply", rejection->text}});
+                    log_refusal(0, ip,
+                                {"CONNECT", "too_many_connections", rejection->code,
+                                 rejection->enhanced, rejection->text});
                     auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
                     auto s = std::make_shared<tcp::socket>(std::move(sock));
                     asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});

@@ -5,14 +5,17 @@
 namespace sluice::smtp {
 
 void append_reply(std::string& out, const Reply& r) {
-    std::string_view text = r.text;
+    append_reply(out, r.code, r.enhanced, r.text);
+}
+
+void append_reply(std::string& out, int code, std::string_view enhanced, std::string_view text) {
     while (true) {
         auto nl = text.find('\n');
         bool last = nl == std::string_view::npos;
         std::string_view line = last ? text : text.substr(0, nl);
-        fmt::format_to(std::back_inserter(out), "{}{}", r.code, last ? ' ' : '-');
-        if (!r.enhanced.empty()) {
-            out += r.enhanced;
+        fmt::format_to(std::back_inserter(out), "{}{}", code, last ? ' ' : '-');
+        if (!enhanced.empty()) {
+            out += enhanced;
             if (!line.empty()) out += ' ';
         }
         out += line;

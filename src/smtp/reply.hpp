@@ -22,5 +22,7 @@ struct Reply {
 // enhanced code when there is one (RFC 2034 section 4).
 std::string format_reply(const Reply& r);
 void append_reply(std::string& out, const Reply& r);
+// The same from parts, without building a Reply (no allocation beyond `out`'s own growth).
+void append_reply(std::string& out, int code, std::string_view enhanced, std::string_view text);
 
 }  // namespace sluice::smtp

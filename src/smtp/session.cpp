@@ -36,6 +36,44 @@ bool valid_helo(std::string_view s) {
     return true;
 }
 
+std::string_view verb_name(Verb v) {
+    switch (v) {
+        case Verb::helo:
+            return "HELO";
+        case Verb::ehlo:
+            return "EHLO";
+        case Verb::mail:
+            return "MAIL";
+        case Verb::rcpt:
+            return "RCPT";
+        case Verb::data:
+            return "DATA";
+        case Verb::bdat:
+            return "BDAT";
+        case Verb::rset:
+            return "RSET";
+        case Verb::noop:
+            return "NOOP";
+        case Verb::quit:
+            return "QUIT";
+        case Verb::vrfy:
+            return "VRFY";
+        case Verb::expn:
+            return "EXPN";
+        case Verb::help:
+            return "HELP";
+        case Verb::starttls:
+            return "STARTTLS";
+        case Verb::auth:
+            return "AUTH";
+        case Verb::http:
+            return "HTTP";
+        case Verb::unknown:
+            break;
+    }
+    return "";
+}
+
 }  // namespace
 
 // Which states a verb is valid in, and what to say when it is not.
@@ -110,9 +148,10 @@ void Session::start() {
     reply(220, "", fmt::format("{} ESMTP Sluice", info_.hostname));
 }
 
-void Session::start_rejected(const Reply& r) {
+void Session::start_rejected(const Reply& r, std::string_view reason) {
     state_ = State::rejected;
-    reply(r);
+    command_ = "CONNECT";
+    reply(r, reason);
 }
 
 void Session::feed(std::string_view bytes) {
@@ -128,17 +167,37 @@ void Session::feed(std::string_view bytes) {
     in_.append(bytes);
 }
 
-void Session::reply(int code, std::string_view enhanced, std::string_view text) {
-    append_reply(out_, Reply{code, std::string(enhanced), std::string(text)});
+void Session::reply(int code, std::string_view enhanced, std::string_view text,
+                    std::string_view reason) {
+    append_reply(out_, code, enhanced, text);
+    if (code >= 400) report(code, enhanced, text, reason);
 }
 
-void Session::reply(const Reply& r) { append_reply(out_, r); }
+void Session::report(int code, std::string_view enhanced, std::string_view text,
+                     std::string_view reason) {
+    if (!on_refusal_) return;
+    Refusal r;
+    r.command = command_;
+    r.reason = reason.empty() ? std::string_view("refused") : reason;
+    r.code = code;
+    r.enhanced = enhanced;
+    r.text = text;
+    if (!refused_from_.empty())
+        r.from = refused_from_;
+    else if (in_transaction())
+        r.from = env_.sender;
+    r.rcpt = refused_rcpt_;
+    r.user = auth_user_.empty() ? std::string_view(auth_attempt_) : std::string_view(auth_user_);
+    on_refusal_(r);
+}
 
-void Session::error_reply(int code, std::string_view enhanced, std::string_view text) {
-    reply(code, enhanced, text);
+void Session::error_reply(int code, std::string_view enhanced, std::string_view text,
+                          std::string_view reason) {
+    reply(code, enhanced, text, reason);
     if (++errors_ >= limits_.errors) {
-        reply(421, "4.7.0", fmt::format("{} Error: too many errors, closing connection",
-                                        info_.hostname));
+        reply(421, "4.7.0",
+              fmt::format("{} Error: too many errors, closing connection", info_.hostname),
+              "too_many_errors");
         state_ = State::closed;
     }
 }
@@ -223,21 +282,25 @@ Event Session::next() {
         }
         std::string_view line = avail.substr(0, lf);
         in_pos_ += lf + 1;
+        command_ = {};
         if (discarding_line_ || line.size() + 1 > limits_.command_line) {
             discarding_line_ = false;
-            error_reply(500, "5.5.2", "Syntax error: line too long");
+            error_reply(500, "5.5.2", "Syntax error: line too long", "line_too_long");
             continue;
         }
         if (line.empty() || line.back() != '\r') {
-            error_reply(500, "5.5.2", "Syntax error: command lines must end with CRLF");
+            error_reply(500, "5.5.2", "Syntax error: command lines must end with CRLF",
+                        "bare_lf_command");
             continue;
         }
         line.remove_suffix(1);
         if (line.find_first_of(std::string_view("\r\0", 2)) != std::string_view::npos) {
-            error_reply(500, "5.5.2", "Syntax error: invalid character in command");
+            error_reply(500, "5.5.2", "Syntax error: invalid character in command",
+                        "bad_character");
             continue;
         }
         if (state_ == State::auth_response) {
+            command_ = "AUTH";
             auth_line(line);
             continue;
         }
@@ -247,17 +310,19 @@ Event Session::next() {
 
 bool Session::process_line(std::string_view line) {
     Command cmd = parse_command(line);
+    command_ = verb_name(cmd.verb);
     if (cmd.verb == Verb::http) {
         // Someone is speaking HTTP to us (a browser, a cross-protocol attack): say nothing more.
         state_ = State::closed;
+        report(0, "", "connection dropped: HTTP request on the SMTP port", "http");
         return true;
     }
     const Handler* h = find_handler(cmd.verb);
     if (h == nullptr) {
         if (cmd.verb == Verb::unknown)
-            error_reply(500, "5.5.2", "Syntax error: command unrecognized");
+            error_reply(500, "5.5.2", "Syntax error: command unrecognized", "unknown_command");
         else
-            error_reply(502, "5.5.1", "Command not implemented");
+            error_reply(502, "5.5.1", "Command not implemented", "not_implemented");
         return state_ == State::closed;
     }
     unsigned mask = 0;
@@ -270,11 +335,12 @@ bool Session::process_line(std::string_view line) {
     }
     if ((h->allowed & mask) == 0) {
         if (state_ == State::rejected)
-            error_reply(503, "5.7.0", "Service refused: only QUIT is accepted");
+            error_reply(503, "5.7.0", "Service refused: only QUIT is accepted", "access_denied");
         else if (cmd.verb == Verb::mail && state_ == State::mail)
-            error_reply(503, "5.5.1", "Bad sequence of commands: nested MAIL command");
+            error_reply(503, "5.5.1", "Bad sequence of commands: nested MAIL command",
+                        "bad_sequence");
         else
-            error_reply(503, "5.5.1", h->bad_sequence);
+            error_reply(503, "5.5.1", h->bad_sequence, "bad_sequence");
         return state_ == State::closed;
     }
     h->run(*this, cmd.args);
@@ -283,7 +349,8 @@ bool Session::process_line(std::string_view line) {
 
 void Session::do_helo(std::string_view args, bool extended) {
     if (!valid_helo(args)) {
-        error_reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname");
+        error_reply(501, "5.5.4", extended ? "Syntax: EHLO hostname" : "Syntax: HELO hostname",
+                    "syntax");
         return;
     }
     reset_transaction();
@@ -306,12 +373,13 @@ void Session::do_helo(std::string_view args, bool extended) {
 
 void Session::do_mail(std::string_view args) {
     if (info_.require_auth && auth_user_.empty()) {
-        error_reply(530, "5.7.0", "Authentication required");
+        error_reply(530, "5.7.0", "Authentication required", "auth_required");
         return;
     }
     if (transactions_ >= limits_.transactions) {
         reply(421, "4.7.0",
-              fmt::format("{} Error: too many messages in one session", info_.hostname));
+              fmt::format("{} Error: too many messages in one session", info_.hostname),
+              "too_many_messages");
         state_ = State::closed;
         return;
     }
@@ -321,11 +389,11 @@ void Session::do_mail(std::string_view args) {
             if (r.address_error == AddressError::path_too_long ||
                 r.address_error == AddressError::local_too_long ||
                 r.address_error == AddressError::domain_too_long)
-                error_reply(501, "5.1.7", "Sender address too long");
+                error_reply(501, "5.1.7", "Sender address too long", "bad_address");
             else
-                error_reply(501, "5.1.7", "Bad sender address syntax");
+                error_reply(501, "5.1.7", "Bad sender address syntax", "bad_address");
         } else {
-            error_reply(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]");
+            error_reply(501, "5.5.4", "Syntax: MAIL FROM:<address> [parameters]", "syntax");
         }
         return;
     }
@@ -338,11 +406,12 @@ void Session::do_mail(std::string_view args) {
             dup = std::exchange(seen_size, true);
             auto n = p.value ? parse_count(*p.value) : std::nullopt;
             if (!n) {
-                error_reply(501, "5.5.4", "Syntax error in SIZE parameter");
+                error_reply(501, "5.5.4", "Syntax error in SIZE parameter", "syntax");
                 return;
             }
             if (*n > limits_.message_size) {
-                error_reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
+                error_reply(552, "5.3.4", "Message size exceeds fixed maximum message size",
+                            "too_big");
                 return;
             }
         } else if (p.keyword == "BODY") {
@@ -354,13 +423,13 @@ void Session::do_mail(std::string_view args) {
             else if (p.value && ascii_iequals(*p.value, "BINARYMIME"))
                 env.body = BodyType::binary_mime;
             else {
-                error_reply(501, "5.5.4", "Syntax error in BODY parameter");
+                error_reply(501, "5.5.4", "Syntax error in BODY parameter", "syntax");
                 return;
             }
         } else if (p.keyword == "SMTPUTF8") {
             dup = std::exchange(seen_utf8, true);
             if (p.value) {
-                error_reply(501, "5.5.4", "SMTPUTF8 takes no value");
+                error_reply(501, "5.5.4", "SMTPUTF8 takes no value", "syntax");
                 return;
             }
             env.smtputf8 = true;
@@ -371,28 +440,28 @@ void Session::do_mail(std::string_view args) {
             else if (p.value && ascii_iequals(*p.value, "HDRS"))
                 env.ret = DsnRet::hdrs;
             else {
-                error_reply(501, "5.5.4", "Syntax error in RET parameter");
+                error_reply(501, "5.5.4", "Syntax error in RET parameter", "syntax");
                 return;
             }
         } else if (p.keyword == "ENVID" && info_.dsn) {
             dup = std::exchange(seen_envid, true);
             if (!p.value || p.value->size() > 100 || !decode_xtext(*p.value)) {
-                error_reply(501, "5.5.4", "Syntax error in ENVID parameter");
+                error_reply(501, "5.5.4", "Syntax error in ENVID parameter", "syntax");
                 return;
             }
             env.envid = *p.value;
         } else {
-            error_reply(555, "5.5.4", fmt::format("Unsupported parameter {}", p.keyword));
+            error_reply(555, "5.5.4", fmt::format("Unsupported parameter {}", p.keyword), "syntax");
             return;
         }
         if (dup) {
-            error_reply(501, "5.5.4", fmt::format("Duplicate parameter {}", p.keyword));
+            error_reply(501, "5.5.4", fmt::format("Duplicate parameter {}", p.keyword), "syntax");
             return;
         }
     }
     const Path& path = r.args->path;
     if (!path.null && path.mailbox.utf8 && !env.smtputf8) {
-        error_reply(553, "5.6.7", "Non-ASCII sender address requires SMTPUTF8");
+        error_reply(553, "5.6.7", "Non-ASCII sender address requires SMTPUTF8", "bad_address");
         return;
     }
     env.sender = path.null ? std::string() : path.mailbox.str();
@@ -409,32 +478,35 @@ void Session::do_mail(std::string_view args) {
     reply(250, "2.1.0", "Ok");
 }
 
-void Session::sender_verdict(const Reply& r) {
+void Session::sender_verdict(const Reply& r, std::string_view reason) {
     if (state_ != State::wait_sender) return;
     if (r.positive()) {
         state_ = State::mail;
         reply(r);
         return;
     }
+    refused_from_ = std::move(env_.sender);
+    if (refused_from_.empty()) refused_from_ = "<>";
     reset_transaction();
     if (r.code >= 500)
-        error_reply(r.code, r.enhanced, r.text);
+        error_reply(r.code, r.enhanced, r.text, reason);
     else
-        reply(r);  // a rate limit: the client did nothing wrong
+        reply(r, reason);  // a rate limit: the client did nothing wrong
+    refused_from_.clear();
 }
 
 void Session::do_rcpt(std::string_view args) {
     auto r = parse_rcpt_args(args);
     if (!r.args) {
         if (r.error == ArgError::address)
-            error_reply(501, "5.1.3", "Bad recipient address syntax");
+            error_reply(501, "5.1.3", "Bad recipient address syntax", "bad_address");
         else
-            error_reply(501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]");
+            error_reply(501, "5.5.4", "Syntax: RCPT TO:<address> [parameters]", "syntax");
         return;
     }
     if (env_.recipients.size() >= limits_.recipients) {
         // Not counted as an error: RFC 5321 4.5.3.1.10 says the client should send the rest later.
-        reply(452, "4.5.3", "Too many recipients");
+        reply(452, "4.5.3", "Too many recipients", "too_many_recipients");
         return;
     }
     std::uint8_t notify = 0;
@@ -445,7 +517,7 @@ void Session::do_rcpt(std::string_view args) {
         if (p.keyword == "NOTIFY" && info_.dsn) {
             dup = std::exchange(seen_notify, true);
             if (!p.value) {
-                error_reply(501, "5.5.4", "Syntax error in NOTIFY parameter");
+                error_reply(501, "5.5.4", "Syntax error in NOTIFY parameter", "syntax");
                 return;
             }
             std::string_view v = *p.value;
@@ -465,8 +537,9 @@ void Session::do_rcpt(std::string_view args) {
                 v = comma == std::string_view::npos ? std::string_view() : v.substr(comma + 1);
             }
             // NEVER must stand alone (RFC 3461 4.1).
-            if (notify == 0 || notify == 0xff || ((notify & notify_never) && notify != notify_never)) {
-                error_reply(501, "5.5.4", "Syntax error in NOTIFY parameter");
+            if (notify == 0 || notify == 0xff ||
+                ((notify & notify_never) && notify != notify_never)) {
+                error_reply(501, "5.5.4", "Syntax error in NOTIFY parameter", "syntax");
                 return;
             }
         } else if (p.keyword == "ORCPT" && info_.dsn) {
@@ -474,21 +547,21 @@ void Session::do_rcpt(std::string_view args) {
             auto semi = p.value ? p.value->find(';') : std::string::npos;
             if (semi == std::string::npos || semi == 0 || p.value->size() > 500 ||
                 !decode_xtext(std::string_view(*p.value).substr(semi + 1))) {
-                error_reply(501, "5.5.4", "Syntax error in ORCPT parameter");
+                error_reply(501, "5.5.4", "Syntax error in ORCPT parameter", "syntax");
                 return;
             }
             orcpt = *p.value;
         } else {
-            error_reply(555, "5.5.4", fmt::format("Unsupported parameter {}", p.keyword));
+            error_reply(555, "5.5.4", fmt::format("Unsupported parameter {}", p.keyword), "syntax");
             return;
         }
         if (dup) {
-            error_reply(501, "5.5.4", fmt::format("Duplicate parameter {}", p.keyword));
+            error_reply(501, "5.5.4", fmt::format("Duplicate parameter {}", p.keyword), "syntax");
             return;
         }
     }
     if (r.args->path.mailbox.utf8 && !env_.smtputf8) {
-        error_reply(553, "5.6.7", "Non-ASCII recipient address requires SMTPUTF8");
+        error_reply(553, "5.6.7", "Non-ASCII recipient address requires SMTPUTF8", "bad_address");
         return;
     }
     pending_rcpt_ = std::move(*r.args);
@@ -497,11 +570,14 @@ void Session::do_rcpt(std::string_view args) {
     state_ = State::wait_rcpt;
 }
 
-void Session::recipient_verdict(const Reply& r) {
+void Session::recipient_verdict(const Reply& r, std::string_view reason) {
     if (state_ != State::wait_rcpt) return;
     state_ = State::mail;
     if (!r.positive()) {
-        error_reply(r.code, r.enhanced, r.text);
+        const std::string rcpt = pending_rcpt_.path.mailbox.str();
+        refused_rcpt_ = rcpt;
+        error_reply(r.code, r.enhanced, r.text, reason);
+        refused_rcpt_ = {};
         return;
     }
     std::string addr = pending_rcpt_.path.mailbox.str();
@@ -518,15 +594,15 @@ void Session::recipient_verdict(const Reply& r) {
 
 void Session::do_data() {
     if (in_bdat_) {
-        error_reply(503, "5.5.1", "Bad sequence of commands: DATA after BDAT");
+        error_reply(503, "5.5.1", "Bad sequence of commands: DATA after BDAT", "bad_sequence");
         return;
     }
     if (env_.body == BodyType::binary_mime) {
-        error_reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT");
+        error_reply(503, "5.5.1", "BODY=BINARYMIME requires BDAT", "bad_sequence");
         return;
     }
     if (env_.recipients.empty()) {
-        error_reply(554, "5.5.1", "No valid recipients");
+        error_reply(554, "5.5.1", "No valid recipients", "no_recipients");
         return;
     }
     reader_.emplace(limits_.message_size, limits_.text_line);
@@ -540,26 +616,28 @@ void Session::finish_message() {
     if (reader_) {
         DataReader& rd = *reader_;
         if (rd.bare_cr_or_lf()) {
-            reset_transaction();
             error_reply(554, "5.5.2",
-                        "Message refused: bare CR or LF in DATA (RFC 5321 2.3.8); nothing queued");
+                        "Message refused: bare CR or LF in DATA (RFC 5321 2.3.8); nothing queued",
+                        "bare_cr_lf");
+            reset_transaction();  // after the refusal is reported: it names the sender
             return;
         }
         if (rd.nul()) {
+            error_reply(554, "5.6.0", "Message refused: NUL character in DATA", "nul_in_data");
             reset_transaction();
-            error_reply(554, "5.6.0", "Message refused: NUL character in DATA");
             return;
         }
         if (rd.too_big()) {
+            error_reply(552, "5.3.4", "Message size exceeds fixed maximum message size", "too_big");
             reset_transaction();
-            error_reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
             return;
         }
         if (rd.line_too_long()) {
+            error_reply(
+                554, "5.6.0",
+                fmt::format("Message refused: text line longer than {} octets", limits_.text_line),
+                "text_line_too_long");
             reset_transaction();
-            error_reply(554, "5.6.0",
-                        fmt::format("Message refused: text line longer than {} octets",
-                                    limits_.text_line));
             return;
         }
         body = std::move(rd.data());
@@ -569,8 +647,8 @@ void Session::finish_message() {
         bdat_buf_.clear();
     }
     if (count_received_headers(body) > limits_.received_headers) {
+        error_reply(554, "5.4.6", "Too many Received headers: mail loop detected", "mail_loop");
         reset_transaction();
-        error_reply(554, "5.4.6", "Too many Received headers: mail loop detected");
         return;
     }
     std::int64_t now = now_us_();
@@ -591,13 +669,14 @@ void Session::finish_message() {
     state_ = State::wait_commit;
 }
 
-void Session::commit_done(const Reply& r) {
+void Session::commit_done(const Reply& r, std::string_view reason) {
     if (state_ != State::wait_commit) return;
     if (r.positive()) {
         ++accepted_;
         reply(r);
     } else {
-        reply(r);  // our failure, not the client's: not counted as a client error
+        // Our failure (spool) or a policy check: not counted as a client error.
+        reply(r, reason);
     }
     pending_msg_ = PendingMessage{};
     state_ = State::ready;
@@ -619,7 +698,7 @@ void Session::do_bdat(std::string_view args) {
     if (!size) {
         // Without a valid size we cannot know where the chunk ends; the bytes that follow will be
         // read as commands and fail, and the error limit ends the session if it goes on.
-        error_reply(501, "5.5.4", "Syntax: BDAT size [LAST]");
+        error_reply(501, "5.5.4", "Syntax: BDAT size [LAST]", "syntax");
         return;
     }
     bdat_remaining_ = *size;
@@ -641,17 +720,18 @@ void Session::finish_bdat_chunk() {
         state_ = bdat_return_state_;
         bdat_failed_ = false;
         if (state_ == State::rejected)
-            error_reply(503, "5.7.0", "Service refused: only QUIT is accepted");
+            error_reply(503, "5.7.0", "Service refused: only QUIT is accepted", "access_denied");
         else if (state_ == State::mail)
-            error_reply(554, "5.5.1", "No valid recipients");
+            error_reply(554, "5.5.1", "No valid recipients", "no_recipients");
         else
-            error_reply(503, "5.5.1", "Bad sequence of commands: need MAIL and RCPT before BDAT");
+            error_reply(503, "5.5.1", "Bad sequence of commands: need MAIL and RCPT before BDAT",
+                        "bad_sequence");
         return;
     }
     state_ = State::mail;
     if (bdat_too_big_) {
+        error_reply(552, "5.3.4", "Message size exceeds fixed maximum message size", "too_big");
         reset_transaction();
-        error_reply(552, "5.3.4", "Message size exceeds fixed maximum message size");
         return;
     }
     if (!bdat_last_) {
@@ -669,7 +749,7 @@ void Session::do_rset() {
 
 void Session::do_vrfy(std::string_view args) {
     if (args.empty()) {
-        error_reply(501, "5.5.4", "Syntax: VRFY address");
+        error_reply(501, "5.5.4", "Syntax: VRFY address", "syntax");
         return;
     }
     reply(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
@@ -688,15 +768,15 @@ void Session::do_quit() {
 
 void Session::do_starttls(std::string_view args) {
     if (tls_active_) {
-        error_reply(503, "5.5.1", "Bad sequence of commands: TLS already active");
+        error_reply(503, "5.5.1", "Bad sequence of commands: TLS already active", "bad_sequence");
         return;
     }
     if (!info_.starttls) {
-        error_reply(502, "5.5.1", "Command not implemented");
+        error_reply(502, "5.5.1", "Command not implemented", "not_implemented");
         return;
     }
     if (!args.empty()) {
-        error_reply(501, "5.5.4", "Syntax: STARTTLS");
+        error_reply(501, "5.5.4", "Syntax: STARTTLS", "syntax");
         return;
     }
     reply(220, "2.0.0", "Ready to start TLS");
@@ -723,26 +803,30 @@ void Session::tls_started(std::string tls_info) {
 }
 
 void Session::do_auth(std::string_view args) {
+    auth_attempt_.clear();
     if (!info_.auth) {
-        error_reply(502, "5.5.1", "Command not implemented");
+        error_reply(502, "5.5.1", "Command not implemented", "not_implemented");
         return;
     }
     if (!esmtp_) {
-        error_reply(503, "5.5.1", "Bad sequence of commands: AUTH needs EHLO first");
+        error_reply(503, "5.5.1", "Bad sequence of commands: AUTH needs EHLO first",
+                    "bad_sequence");
         return;
     }
     if (!auth_user_.empty()) {
-        error_reply(503, "5.5.1", "Bad sequence of commands: already authenticated");
+        error_reply(503, "5.5.1", "Bad sequence of commands: already authenticated",
+                    "bad_sequence");
         return;
     }
     if (!tls_active_ && !info_.auth_plaintext) {
-        error_reply(538, "5.7.11", "Encryption required for requested authentication mechanism");
+        error_reply(538, "5.7.11", "Encryption required for requested authentication mechanism",
+                    "tls_required");
         return;
     }
     auto sp = args.find(' ');
     auto mech = auth::parse_mechanism(args.substr(0, sp));
     if (!mech) {
-        error_reply(504, "5.5.4", "Unrecognized authentication type");
+        error_reply(504, "5.5.4", "Unrecognized authentication type", "auth_mechanism");
         return;
     }
     std::string_view initial =
@@ -766,24 +850,25 @@ void Session::auth_line(std::string_view line) {
     state_ = State::ready;
     if (line == "*") {
         auth::wipe(creds_);
-        error_reply(501, "5.0.0", "Authentication cancelled");
+        error_reply(501, "5.0.0", "Authentication cancelled", "auth_cancelled");
         return;
     }
     // "=" is an empty initial response (RFC 4954 4); nothing we offer accepts one.
     auto decoded = line == "=" ? std::optional<std::string>("") : auth::base64_decode(line);
     if (!decoded) {
         auth::wipe(creds_);
-        error_reply(501, "5.5.2", "Invalid base64 in authentication response");
+        error_reply(501, "5.5.2", "Invalid base64 in authentication response", "auth_malformed");
         return;
     }
     if (auth_mech_ == auth::Mechanism::plain) {
         auto c = auth::decode_plain(*decoded);
         std::fill(decoded->begin(), decoded->end(), '\0');
         if (!c) {
-            error_reply(501, "5.5.2", "Malformed PLAIN authentication response");
+            error_reply(501, "5.5.2", "Malformed PLAIN authentication response", "auth_malformed");
             return;
         }
         creds_ = std::move(*c);
+        auth_attempt_ = creds_.authcid;
         state_ = State::wait_auth;
         return;
     }
@@ -792,11 +877,12 @@ void Session::auth_line(std::string_view line) {
         decoded->find('\0') != std::string::npos) {
         std::fill(decoded->begin(), decoded->end(), '\0');
         auth::wipe(creds_);
-        error_reply(501, "5.5.2", "Malformed LOGIN authentication response");
+        error_reply(501, "5.5.2", "Malformed LOGIN authentication response", "auth_malformed");
         return;
     }
     if (auth_step_ == 1) {
         creds_.authcid = std::move(*decoded);
+        auth_attempt_ = creds_.authcid;
         auth_step_ = 2;
         state_ = State::auth_response;
         reply(334, "", "UGFzc3dvcmQ6");  // "Password:"
@@ -806,30 +892,36 @@ void Session::auth_line(std::string_view line) {
     state_ = State::wait_auth;
 }
 
-void Session::auth_verdict(const Reply& r, std::string user) {
+void Session::auth_verdict(const Reply& r, std::string user, std::string_view reason) {
     if (state_ != State::wait_auth) return;
     auth::wipe(creds_);
     creds_ = auth::Credentials{};
     state_ = State::ready;
+    command_ = "AUTH";
     if (r.positive()) auth_user_ = std::move(user);
-    reply(r);
+    reply(r, reason);
+    auth_attempt_.clear();
 }
 
+// The driver's 421s. A refusal names the command only while one is under way (a message's data).
 void Session::timeout() {
     if (state_ == State::closed) return;
-    reply(421, "4.4.2", fmt::format("{} Error: timeout exceeded", info_.hostname));
+    if (!in_message()) command_ = {};
+    reply(421, "4.4.2", fmt::format("{} Error: timeout exceeded", info_.hostname), "timeout");
     state_ = State::closed;
 }
 
 void Session::shutdown() {
     if (state_ == State::closed) return;
-    reply(421, "4.3.2", fmt::format("{} Service shutting down, try again later", info_.hostname));
+    if (!in_message()) command_ = {};
+    reply(421, "4.3.2", fmt::format("{} Service shutting down, try again later", info_.hostname),
+          "shutdown");
     state_ = State::closed;
 }
 
-void Session::abort(const Reply& r) {
+void Session::abort(const Reply& r, std::string_view reason) {
     if (state_ == State::closed) return;
-    reply(r);
+    reply(r, reason);
     state_ = State::closed;
 }
 

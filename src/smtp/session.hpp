@@ -79,6 +79,21 @@ enum class Event {
     check_sender,     // decide on envelope().sender (ownership, rate limits): sender_verdict()
 };
 
+// A refusal as the session sent it: every reply of 400 or more, and a connection dropped without
+// one (code 0), with what the session knows about it, for the driver's log (docs/logging.md). The
+// views are valid only during the call. Never carries a password: `user` is the authenticated
+// user, or the name an AUTH attempt gave.
+struct Refusal {
+    std::string_view command;  // "MAIL", "RCPT", "DATA", "AUTH", "CONNECT"...; "" before a verb
+    std::string_view reason;   // short and stable: "relay_denied", "bare_cr_lf", "auth_failed"...
+    int code = 0;
+    std::string_view enhanced;
+    std::string_view text;
+    std::string_view from{};  // the transaction's sender, when one was given
+    std::string_view rcpt{};  // the recipient refused (RCPT)
+    std::string_view user{};
+};
+
 // What the driver gets to commit: the envelope and the full message (Received header first).
 struct PendingMessage {
     Envelope envelope;
@@ -91,10 +106,14 @@ public:
     Session(SessionInfo info, SessionLimits limits, std::function<std::int64_t()> now_us,
             std::function<std::string(std::int64_t)> new_id);
 
+    // Called with every refusal as it is queued in output() (never for a positive reply, so the
+    // 250 path costs one comparison). Set before start().
+    void on_refusal(std::function<void(const Refusal&)> f) { on_refusal_ = std::move(f); }
+
     // Emits the 220 greeting, or when !accept the given rejection (554), after which only QUIT is
-    // served (RFC 5321 3.1).
+    // served (RFC 5321 3.1). `reason` is reported with the refusal.
     void start();
-    void start_rejected(const Reply& reply);
+    void start_rejected(const Reply& reply, std::string_view reason = "access_denied");
 
     void feed(std::string_view bytes);
     Event next();
@@ -103,12 +122,13 @@ public:
     bool has_output() const { return !out_.empty(); }
 
     const Mailbox& pending_recipient() const { return pending_rcpt_.path.mailbox; }
-    // positive reply = accepted (the text is sent as given); otherwise rejected with that reply.
-    void recipient_verdict(const Reply& reply);
+    // positive reply = accepted (the text is sent as given); otherwise rejected with that reply,
+    // reported as a refusal with `reason` ("unknown_user", "relay_denied", "rate_limit").
+    void recipient_verdict(const Reply& reply, std::string_view reason = "rcpt_refused");
 
     PendingMessage& pending_message() { return pending_msg_; }
     // The spool's answer: a positive reply (250 with queue ID) or 451/452. Resets the transaction.
-    void commit_done(const Reply& reply);
+    void commit_done(const Reply& reply, std::string_view reason = "not_stored");
 
     // The TLS handshake after STARTTLS succeeded; `tls_info` goes into the Received header. The
     // session starts over (the client must send EHLO again). A failed handshake: just close.
@@ -123,7 +143,8 @@ public:
     const auth::Credentials& pending_credentials() const { return creds_; }
     // Positive reply (235): `user` is now authenticated. Otherwise the reply is sent as given
     // (535 5.7.8, 454 4.7.0). The credentials are wiped either way.
-    void auth_verdict(const Reply& reply, std::string user);
+    void auth_verdict(const Reply& reply, std::string user,
+                      std::string_view reason = "auth_failed");
     // The authenticated user's own message size limit (after a positive auth_verdict): applies to
     // later transactions (MAIL SIZE=, DATA, BDAT). The EHLO SIZE already sent is not repeated.
     // STARTTLS, which forgets the authentication, restores the listener's limit.
@@ -133,15 +154,16 @@ public:
     // The transaction so far (sender at check_sender, recipients at check_recipient).
     const Envelope& envelope() const { return env_; }
     // Positive: the 250 for MAIL is sent (the text as given); otherwise MAIL is refused with it.
-    void sender_verdict(const Reply& reply);
+    void sender_verdict(const Reply& reply, std::string_view reason = "sender_refused");
 
     bool tls_active() const { return tls_active_; }
     const std::string& auth_user() const { return auth_user_; }
 
     // Driver-detected conditions: each emits a 421 and makes next() return close.
-    void timeout();             // 421 4.4.2 command/data timeout
-    void shutdown();            // 421 4.3.2 server shutting down
-    void abort(const Reply& reply);  // any other 421 (data rate too low, session too long)
+    void timeout();   // 421 4.4.2 command/data timeout
+    void shutdown();  // 421 4.3.2 server shutting down
+    // Any other 421 (data rate too low, session too long, AUTH lockout).
+    void abort(const Reply& reply, std::string_view reason);
 
     // True while a message is being received (DATA or BDAT chunks): the driver picks the data
     // timeout and watches the data rate.
@@ -174,9 +196,17 @@ private:
     struct Handler;
     static const Handler* find_handler(Verb v);
 
-    void reply(int code, std::string_view enhanced, std::string_view text);
-    void reply(const Reply& r);
-    void error_reply(int code, std::string_view enhanced, std::string_view text);
+    // Every reply goes through these. `reason` names a refusal (code >= 400) for on_refusal.
+    void reply(int code, std::string_view enhanced, std::string_view text,
+               std::string_view reason = {});
+    void reply(const Reply& r, std::string_view reason = {}) {
+        reply(r.code, r.enhanced, r.text, reason);
+    }
+    // A refusal counted as a client error; past limits.errors it also ends the session.
+    void error_reply(int code, std::string_view enhanced, std::string_view text,
+                     std::string_view reason);
+    void report(int code, std::string_view enhanced, std::string_view text,
+                std::string_view reason);
     void reset_transaction();
     bool process_line(std::string_view line);  // returns true when an event is pending
     void finish_message();
@@ -207,6 +237,10 @@ private:
     std::size_t in_pos_ = 0;
     bool discarding_line_ = false;  // an over-long command line: skip to its end, then 500
     std::string out_;
+    std::function<void(const Refusal&)> on_refusal_;
+    std::string_view command_;       // verb of the command being answered, for refusals
+    std::string_view refused_rcpt_;  // set while a RCPT refusal is reported
+    std::string refused_from_;       // a refused MAIL's sender (the transaction is gone by then)
 
     std::string helo_;
     bool esmtp_ = false;
@@ -237,6 +271,7 @@ private:
     auth::Mechanism auth_mech_ = auth::Mechanism::plain;
     int auth_step_ = 0;  // LOGIN: 1 = username expected, 2 = password expected
     auth::Credentials creds_;
+    std::string auth_attempt_;  // the user name the current AUTH gave (for refusals; no password)
 };
 
 }  // namespace sluice::smtp
