@@ -674,37 +674,31 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
                             std::chrono::duration_cast<std::chrono::seconds>(delay).count()}});
         }
     }
-    // One line per remote attempt (one per domain): where it went and what came back.
+    // One line per recipient of each remote attempt: where it went, what came back for it, and
+    // what became of it (one transaction can deliver one recipient and bounce another).
     for (const auto& r : item.remote_results) {
-        std::string rcpts, result = "delivered";
-        std::int64_t next = 0;
-        const smtp::Reply* last = nullptr;
         for (const auto& rr : r.rcpts) {
-            if (!rcpts.empty()) rcpts += ',';
-            rcpts += env.recipients[rr.index].address;
             const auto& st = item.status[rr.index];
-            last = &rr.reply;
-            if (st.state == RecipientState::pending) {
-                result = "deferred";
-                next = next ? std::min(next, st.next_attempt_us) : st.next_attempt_us;
-            } else if (st.state == RecipientState::failed && result == "delivered") {
-                result = "failed";
-            }
+            const std::string_view result = st.state == RecipientState::delivered ? "delivered"
+                                            : st.state == RecipientState::failed  ? "failed"
+                                                                                  : "deferred";
+            const auto level = result == "delivered"  ? log::Level::info
+                               : result == "deferred" ? log::Level::warn
+                                                      : log::Level::error;
+            const std::int64_t next = result == "deferred" ? st.next_attempt_us : 0;
+            log::event(
+                level, "relay",
+                {{"queue_id", env.queue_id},
+                 {"rcpt", env.recipients[rr.index].address},
+                 {"mx", r.mx},
+                 {"ip", r.ip},
+                 {"tls", r.tls},
+                 {"code", rr.reply.code},
+                 {"reply", reply_line(rr.reply)},
+                 {"ms", static_cast<long long>(r.duration_ms)},
+                 {"result", result},
+                 {"next_retry_s", next ? static_cast<long long>((next - now) / 1000000) : 0LL}});
         }
-        const auto level = result == "delivered"  ? log::Level::info
-                           : result == "deferred" ? log::Level::warn
-                                                  : log::Level::error;
-        log::event(level, "relay",
-                   {{"queue_id", env.queue_id},
-                    {"rcpts", rcpts},
-                    {"mx", r.mx},
-                    {"ip", r.ip},
-                    {"tls", r.tls},
-                    {"code", last ? last->code : 0},
-                    {"reply", last ? reply_line(*last) : std::string()},
-                    {"ms", static_cast<long long>(r.duration_ms)},
-                    {"result", result},
-                    {"next_retry_s", next ? static_cast<long long>((next - now) / 1000000) : 0LL}});
     }
 
     bool deleted = false;

@@ -112,7 +112,7 @@ def test_delivers_to_most_preferred_mx(relay):
     assert sinks["127.0.0.3"].messages == []
     s.wait_queue_empty()
     text = wait_log(s, r"event=relay .*mx=mx1.relay.test ip=127.0.0.2 .*code=250 .*result=delivered")
-    assert re.search(r"event=relay queue_id=\w+ rcpts=bob@relay.test", text)
+    assert re.search(r"event=relay queue_id=\w+ rcpt=bob@relay.test", text)
 
 
 def test_falls_back_when_first_mx_refuses_connections(relay):
@@ -161,6 +161,32 @@ def test_permanent_failure_bounces_to_local_sender(relay):
         "Content-Type: message/rfc822")[0]
     assert "Subject: doomed" in dsn  # RET=FULL by default for failures
     s.wait_queue_empty()
+
+
+def test_mixed_results_log_each_recipient(relay):
+    """One transaction, three fates: each recipient's line says its own code, reply and result
+    (the old per-attempt line said rcpts=gone@...,bob@... code=250 result=failed)."""
+    make, sinks = relay
+    h = sinks["127.0.0.2"].handler
+    h.rcpt_replies["gone@relay.test"] = "550 5.1.1 no such user here"
+    h.rcpt_replies["busy@relay.test"] = "450 4.2.1 try later"
+    s = make()
+    send(s, "alice@example.org", ["gone@relay.test", "bob@relay.test", "busy@relay.test"])
+    sinks["127.0.0.2"].wait_messages(1)
+    text = wait_log(s, r"event=relay .*rcpt=busy@relay.test .*result=deferred")
+    qid = re.search(r"event=relay queue_id=(\w+) rcpt=bob@relay.test", text).group(1)
+    lines = [l for l in text.splitlines() if "event=relay " in l and qid in l]
+    assert len(lines) == 3, lines
+    by = {re.search(r" rcpt=(\S+)", l).group(1): l for l in lines}
+    assert re.search(r"level=info event=relay queue_id=\w+ rcpt=bob@relay.test mx=mx1.relay.test "
+                     r"ip=127.0.0.2 .*code=250 reply=\"250 2.0.0 OK queued\" .*result=delivered "
+                     r"next_retry_s=0", by["bob@relay.test"]), by
+    assert re.search(r"level=error .*code=550 reply=\"550 5.1.1 no such user here\" "
+                     r".*result=failed", by["gone@relay.test"]), by
+    assert re.search(r"level=warn .*code=450 reply=\"450 4.2.1 try later\" "
+                     r".*result=deferred next_retry_s=\d+", by["busy@relay.test"]), by
+    h.rcpt_replies.clear()
+    wait_log(s, r"event=relay queue_id=%s rcpt=busy@relay.test .*result=delivered" % qid)
 
 
 def test_null_mx_fails_at_once(relay):
@@ -286,8 +312,9 @@ mailboxes = ["zoe", "yan"]
     assert "8-bit caf\u00e9 body\n.leading dot\n".encode() in z
     assert z.count(b"Received: ") == 2  # ours at A, then B's
     a.wait_queue_empty()
-    wait_log(a, r"event=relay .*rcpts=(zoe|yan)@far.test,(zoe|yan)@far.test mx=mx.far.test "
-                r"ip=127.0.0.6 tls=\"TLSv1\.[23] .*code=250 .*result=delivered")
+    for rcpt in ("zoe", "yan"):  # one transaction, one line per recipient
+        wait_log(a, r"event=relay .*rcpt=%s@far.test mx=mx.far.test "
+                    r"ip=127.0.0.6 tls=\"TLSv1\.[23] .*code=250 .*result=delivered" % rcpt)
 
 
 def test_delay_warning_once(relay):
@@ -328,7 +355,7 @@ def test_route_overrides_mx_and_servfail_is_temporary(relay, dns, sinks):
     s = make(relay_extra='[[relay.route]]\ndomain = "routed.test"\nhost = "127.0.0.3:%d"\n' % port)
     send(s, "alice@example.org", ["r@routed.test", "b@broken.test"])
     assert by_ip["127.0.0.3"].wait_messages(1)[0][1] == ["r@routed.test"]
-    wait_log(s, r"event=relay .*rcpts=b@broken.test .*code=451 reply=\"451 4.4.3 MX lookup "
+    wait_log(s, r"event=relay .*rcpt=b@broken.test .*code=451 reply=\"451 4.4.3 MX lookup "
                 r"for broken.test failed.*result=deferred")
     assert len(s.queue_files()) == 1
     assert ("routed.test", "MX") not in dns.zone.queries

@@ -38,14 +38,14 @@ def test_smarthost_with_auth_delivers(make_sluice):
     msg = far.wait_for_messages("zoe", 1, domain="far.test")[0]
     assert b"Subject: via smarthost" in msg
     near.wait_queue_empty()
-    text = near.wait_log(r"event=relay .*rcpts=zoe@far.test .*tls=\"TLSv1\.[23] .*code=250 "
+    text = near.wait_log(r"event=relay .*rcpt=zoe@far.test .*tls=\"TLSv1\.[23] .*code=250 "
                          r".*result=delivered")
     assert PASSWORD not in text
 
 
 def test_wrong_password_defers(make_sluice):
     near, far = relay_through_smarthost(make_sluice, "wrong password")
-    near.wait_log(r"event=relay .*rcpts=zoe@far.test .*code=454 .*authentication as "
+    near.wait_log(r"event=relay .*rcpt=zoe@far.test .*code=454 .*authentication as "
                          r"alice@example.org .*535.* result=deferred")
     assert "wrong password" not in "\n".join(near.log_lines())
     assert near.queue_files()  # still queued, no bounce

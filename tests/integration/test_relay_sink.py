@@ -72,11 +72,11 @@ def test_4xx_at_rcpt_then_success_on_retry(sink_env):
     first = sink("-r", "RCPT")
     s.start()
     send(s, "alice@example.org", ["bob@sink.test"])
-    s.wait_log(r"event=relay .*rcpts=bob@sink.test mx=mx.sink.test ip=127.0.0.7 .*code=450 "
+    s.wait_log(r"event=relay .*rcpt=bob@sink.test mx=mx.sink.test ip=127.0.0.7 .*code=450 "
                r".*result=deferred next_retry_s=")
     first.stop()
     sink()
-    s.wait_log(r"event=relay .*rcpts=bob@sink.test .*code=250 .*result=delivered", timeout=10)
+    s.wait_log(r"event=relay .*rcpt=bob@sink.test .*code=250 .*result=delivered", timeout=10)
     s.wait_queue_empty()
     assert s.messages("alice") == []  # no DSN for a delayed-then-delivered message
 
@@ -95,4 +95,4 @@ def test_5xx_at_data_bounces_to_local_sender(sink_env):
     assert "Diagnostic-Code: smtp; 554 5.7.1 no data for you" in dsn
     assert "Subject: refused" in dsn
     s.wait_queue_empty()
-    s.wait_log(r"event=relay .*rcpts=bob@sink.test .*code=554 .*result=failed")
+    s.wait_log(r"event=relay .*rcpt=bob@sink.test .*code=554 .*result=failed")

@@ -150,7 +150,7 @@ def test_opportunistic_tls_falls_back_to_plaintext(peer_env, mode):
     first, second = peer.sessions
     assert first[-1] == "STARTTLS" and not any(c.startswith("MAIL") for c in first)
     assert "STARTTLS" not in second and any(c.startswith("MAIL") for c in second)
-    text = wait_log(s, r"event=relay .*rcpts=bob@badtls.test mx=mx.badtls.test ip=127.0.0.9 "
+    text = wait_log(s, r"event=relay .*rcpt=bob@badtls.test mx=mx.badtls.test ip=127.0.0.9 "
                        r"tls=\"\" .*code=250 .*result=delivered")
     assert re.search(r"event=relay_tls_fallback domain=badtls.test mx=mx.badtls.test "
                      r"ip=127.0.0.9 error=\"TLS handshake with mx.badtls.test\[127.0.0.9\] "
@@ -162,7 +162,7 @@ def test_required_tls_never_falls_back(peer_env, mode):
     s, peer = peer_env(mode, "required")
     send(s, "alice@example.org", ["bob@badtls.test"],
          body=b"Subject: secret\r\n\r\nnever in the clear\r\n")
-    text = wait_log(s, r"event=relay .*rcpts=bob@badtls.test .*code=421 reply=\"421 4.7.5 TLS "
+    text = wait_log(s, r"event=relay .*rcpt=bob@badtls.test .*code=421 reply=\"421 4.7.5 TLS "
                        r"handshake with mx.badtls.test\[127.0.0.9\] failed.*result=deferred")
     # Let it retry once more (retry_initial is 1s): still no plaintext.
     wait_log(s, r"(?s)result=deferred.*result=deferred")

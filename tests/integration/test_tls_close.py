@@ -248,7 +248,7 @@ def relay_one_message(make_sluice, tmp_path, relay_extra):
             c.expect(code)
     ending = peer.wait()
     assert b"Subject: relayed" in peer.data
-    s.wait_log(r"event=relay .*rcpts=zoe@far.test .*tls=\"TLSv1\.[23] .*code=250 "
+    s.wait_log(r"event=relay .*rcpt=zoe@far.test .*tls=\"TLSv1\.[23] .*code=250 "
                r".*result=delivered")
     return peer, ending
 
