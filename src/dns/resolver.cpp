@@ -13,8 +13,13 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <cstdio>
 #include <map>
 #include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "common/log.hpp"
 
 namespace sluice::dns {
 namespace asio = boost::asio;
@@ -26,6 +31,65 @@ constexpr int kTypeMx = 15;
 constexpr int kTypeAaaa = 28;
 constexpr int kClassIn = 1;
 constexpr int kRcodeNxdomain = 3;
+
+// libunbound's own messages. It prints them ("[1700000000] libunbound[123:0] error: ...") to a
+// FILE*, stderr unless told otherwise, and that target is process-wide. Ours is a stdio stream
+// whose writes become `unbound` events of our log (level from unbound's, text in `message`), so
+// they reach [log] file in its format instead of a bare stderr. Made once and never closed: the
+// resolver thread may write to it until the process ends (ub_ctx_delete only lets go of it).
+// libunbound writes a message and flushes it under its own lock; stdio calls write_to_log under the
+// stream's lock, so the partial-line buffer needs no lock of ours.
+struct UnboundLog {
+    std::string partial;
+
+    static void emit(std::string_view line) {
+        // "[time] ident[pid:thread] level: text"; anything else is passed on whole.
+        auto level = log::Level::warn;
+        std::string_view text = line;
+        if (auto a = line.find("] "); !line.empty() && line.front() == '[' && a != line.npos) {
+            std::string_view rest = line.substr(a + 2);
+            if (auto b = rest.find("] "); b != rest.npos) {
+                rest = rest.substr(b + 2);
+                if (auto c = rest.find(": "); c != rest.npos) {
+                    const std::string_view name = rest.substr(0, c);
+                    text = rest.substr(c + 2);
+                    level = name == "error"                      ? log::Level::error
+                            : name == "warning"                  ? log::Level::warn
+                            : name == "notice" || name == "info" ? log::Level::info
+                                                                 : log::Level::debug;
+                }
+            }
+        }
+        log::event(level, "unbound", {{"message", text}});
+    }
+
+    static ssize_t write(void* cookie, const char* buf, std::size_t size) {
+        auto& self = *static_cast<UnboundLog*>(cookie);
+        self.partial.append(buf, size);
+        std::size_t nl;
+        while ((nl = self.partial.find('\n')) != std::string::npos) {
+            emit(std::string_view(self.partial).substr(0, nl));
+            self.partial.erase(0, nl + 1);
+        }
+        if (self.partial.size() > 4096) {  // no newline in sight: do not grow without bound
+            emit(self.partial);
+            self.partial.clear();
+        }
+        return static_cast<ssize_t>(size);
+    }
+
+    static std::FILE* stream() {
+        static std::FILE* const f = [] {
+            static UnboundLog state;
+            cookie_io_functions_t io{};
+            io.write = &UnboundLog::write;
+            std::FILE* out = ::fopencookie(&state, "w", io);
+            if (out) std::setvbuf(out, nullptr, _IOLBF, 0);
+            return out;
+        }();
+        return f;
+    }
+};
 
 // What a libunbound callback reports, copied out of its ub_result.
 struct RawResult {
@@ -115,6 +179,7 @@ struct Resolver::Impl : std::enable_shared_from_this<Impl> {
                 throw std::runtime_error(msg);
             }
         };
+        if (std::FILE* out = UnboundLog::stream()) check(ub_ctx_debugout(ctx, out), "debugout");
         check(ub_ctx_async(ctx, 1), "cannot start the resolver thread");
         if (!opts.forwarders.empty()) {
             // Test and site resolvers often live on loopback, which unbound refuses by default.
