@@ -288,7 +288,7 @@ int run_act(const QueueArgs& a, Verb verb) {
                 ++missed;
                 detail += req.ids.front() + ": " + r->text + "; ";
             }
-            if (ids.size() == 1) {
+            if (ids.size() == 1 && !selecting) {
                 fmt::print(r->ok ? stdout : stderr, "{}{}\n", r->ok ? "" : "sluice: ", r->text);
                 return r->ok ? 0 : 1;
             }

@@ -15,9 +15,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <filesystem>
 #include <mutex>
 #include <set>
-#include <filesystem>
 #include <stdexcept>
 #include <thread>
 #include <vector>

@@ -179,3 +179,85 @@ def test_server_not_running_is_a_clear_error(make_sluice):
     s.stop()
     r = cli(s, "flush")
     assert r.returncode == 1 and b"server is not running" in r.stderr
+
+
+def send_deferred_from(s, sender, rcpt="r@routed.test"):
+    """Relayed messages from several senders, all deferred (nothing listens on the route)."""
+    with smtplib.SMTP(s.host, s.port, timeout=10) as c:
+        c.sendmail(sender, [rcpt], b"Subject: bulk\r\n\r\nbody\r\n")
+
+
+def wait_deferred(s, n):
+    import json
+    deadline = time.monotonic() + 15
+    while True:
+        r = cli(s, "list", "--json")
+        assert r.returncode == 0, r.stderr
+        msgs = [json.loads(line) for line in r.stdout.decode().splitlines()]
+        if len(msgs) == n and all(m["recipients"][0]["attempts"] >= 1 for m in msgs):
+            return msgs
+        assert time.monotonic() < deadline, msgs
+        time.sleep(0.1)
+
+
+def test_json_filters_and_bulk_operations_with_counts(make_sluice):
+    s, port = start(make_sluice)
+    for sender in ("spam1@bad.test", "spam2@bad.test", "spam3@bad.test", "ok@good.test"):
+        send_deferred_from(s, sender)
+    msgs = wait_deferred(s, 4)
+    m = msgs[0]
+    assert set(m) >= {"queue_id", "sender", "arrival_time", "message_size", "held", "recipients"}
+    assert m["recipients"][0]["address"] == "r@routed.test"
+    assert m["recipients"][0]["state"] == "pending"
+    assert "4.4.1" in m["recipients"][0]["last_error"] or m["recipients"][0]["last_error"]
+
+    # Filters: sender glob (any case), domain, error text, age.
+    out = cli(s, "list", "--sender", "*@BAD.test").stdout.decode()
+    assert "3 of 4 messages in queue match" in out, out
+    assert "ok@good.test" not in out
+    assert "4 of 4" in cli(s, "list", "--domain", "routed.test").stdout.decode()
+    assert "0 of 4" in cli(s, "list", "--domain", "elsewhere.test").stdout.decode()
+    assert "0 of 4" in cli(s, "list", "--older-than", "1h").stdout.decode()
+    assert "4 of 4" in cli(s, "list", "--newer-than", "1h").stdout.decode()
+    r = cli(s, "list", "--older-than", "soon")
+    assert r.returncode == 2 and b"--older-than" in r.stderr
+
+    # Bulk hold on a filter: counts what it touched; release on ALL takes the held ones.
+    r = cli(s, "hold", "--sender", "*@bad.test")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.decode().strip() == "3 messages held", r.stdout
+    assert "3 of 4" in cli(s, "list", "--held").stdout.decode()
+    r = cli(s, "release", "ALL")
+    assert r.returncode == 0 and r.stdout.decode().strip() == "3 messages released", r
+    assert "0 of 4" in cli(s, "list", "--held").stdout.decode()
+
+    # Delete needs a target; then delete a filter, then --all, with counts.
+    r = cli(s, "delete")
+    assert r.returncode == 2 and b"--all" in r.stderr
+    r = cli(s, "delete", "--sender", "spam1@bad.test")
+    assert r.returncode == 0 and r.stdout.decode().strip() == "1 message deleted", r
+    r = cli(s, "delete", "--all")
+    assert r.returncode == 0 and r.stdout.decode().strip() == "3 messages deleted", r
+    assert "0 messages in queue" in cli(s, "list").stdout.decode()
+    r = cli(s, "delete", "--all")
+    assert r.returncode == 0 and b"0 messages matched" in r.stdout
+    sink = Sink("127.0.0.1", port).start()
+    try:
+        assert cli(s, "flush").returncode == 0
+        time.sleep(1)
+        assert sink.messages == []  # deleted means never delivered
+    finally:
+        sink.stop()
+
+
+def test_bulk_by_ids_reports_the_ones_missed(make_sluice):
+    s, _ = start(make_sluice)
+    a = send_deferred(s, "a")
+    b = send_deferred(s, "b")
+    gone = "0123456789ABCDEF"
+    r = cli(s, "hold", a, b, gone)
+    assert r.returncode == 1  # named IDs: each was asked for
+    assert r.stdout.decode().strip() == "2 messages held"
+    assert gone.encode() in r.stderr and b"1 not held" in r.stderr
+    r = cli(s, "hold", a, "--sender", "x")
+    assert r.returncode == 2 and b"not both" in r.stderr
