@@ -9,7 +9,8 @@
 
 namespace sluice {
 
-// Levenshtein distance (insert, delete, substitute: 1 each), ASCII case-insensitive.
+// Edit distance (insert, delete, substitute, swap two neighbours: 1 each; optimal string
+// alignment), ASCII case-insensitive.
 [[nodiscard]] std::size_t edit_distance(std::string_view a, std::string_view b);
 
 // The candidate nearest to `word`, if it is close enough to be a plausible typo: within a third of

@@ -118,3 +118,128 @@ def test_sigterm_lets_transaction_finish(make_sluice):
     # Restart: the message is delivered (if it was not already).
     s.start()
     assert len(s.wait_for_messages("bob", 1)) == 1
+
+
+def run(*args, cwd=None):
+    return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=30, cwd=cwd)
+
+
+def test_version_and_unknown_commands():
+    r = run("--version")
+    assert r.returncode == 0 and re.match(r"sluice \d+\.\d+\.\d+ \(git \S+, \w+ build\)", r.stdout), r
+    r = run("serv")
+    assert r.returncode == 2
+    assert "unknown command 'serv'; did you mean 'serve'?" in r.stderr, r.stderr
+    r = run("queue", "lsit")
+    assert r.returncode == 2 and "did you mean 'queue list'?" in r.stderr, r.stderr
+    r = run("frobnicate")
+    assert r.returncode == 2 and "unknown command 'frobnicate'" in r.stderr
+    assert "did you mean" not in r.stderr
+
+
+def test_check_config_checks_what_serve_needs(tmp_path):
+    from conftest import BASE_CONFIG, free_port
+    base = BASE_CONFIG.format(data=tmp_path / "data", port=free_port(), log=tmp_path / "log",
+                              command_timeout="30s")
+    ok = tmp_path / "ok.toml"
+    ok.write_text('user = ""\n' + base)  # the documented default
+    r = run("check-config", str(ok))
+    assert r.returncode == 0, r.stderr
+    # A key that belongs to another certificate.
+    for name in ("a", "b"):
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=mx.test", "-days", "1",
+                        "-keyout", str(tmp_path / (name + ".key")), "-out",
+                        str(tmp_path / (name + ".pem"))], check=True, capture_output=True)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    cases = {
+        "tls.key_file": '[tls]\ncert_file = "%s"\nkey_file = "%s"\n' % (tmp_path / "a.pem",
+                                                                         tmp_path / "b.key"),
+        "auth.sqlite_file": '[auth]\nsqlite_file = "%s"\n' % (tmp_path / "missing.db"),
+        "dns.trust_anchor_file": '[dns]\ntrust_anchor_file = "%s"\n' % (tmp_path / "no.key"),
+        "spool.dir": '[spool]\ndir = "%s"\n' % (blocker / "spool"),
+    }
+    for key, extra in cases.items():
+        p = tmp_path / (key + ".toml")
+        p.write_text(base + extra)
+        r = run("check-config", str(p))
+        assert r.returncode == 2 and key in r.stderr, (key, r.stderr)
+        # serve refuses with the same key, before binding anything
+        r = run("serve", "--config", str(p))
+        assert r.returncode == 2 and key in r.stderr, (key, r.stderr)
+    p = tmp_path / "user.toml"
+    p.write_text('user = "no-such-sluice-user"\n' + base)
+    r = run("check-config", str(p))
+    assert r.returncode == 2 and "user" in r.stderr and "no such user" in r.stderr, r.stderr
+
+
+def test_queue_list_never_reports_a_spool_that_is_not_there(tmp_path):
+    r = run("queue", "list", cwd=tmp_path)
+    assert r.returncode == 1, r
+    assert "no readable spool" in r.stderr and str(tmp_path / "sluice-data") in r.stderr
+    assert "0 messages" not in r.stdout
+    assert not (tmp_path / "sluice-data").exists()
+
+
+def test_queue_list_as_a_user_who_cannot_read_the_spool_is_an_error(make_sluice):
+    if os.geteuid() != 0:
+        import pytest
+        pytest.skip("needs root to run the CLI as nobody")
+    import shutil
+    import tempfile
+    from conftest import Sluice
+    d = tempfile.mkdtemp(prefix="sluice-cli-", dir="/tmp")  # nobody can read the config here
+    os.chmod(d, 0o755)
+    try:
+        s = Sluice(d)
+        os.chmod(s.config_path, 0o644)
+        s.start()  # as root: the spool is root's, 0700
+        r = subprocess.run([BIN, "queue", "list", "--config", str(s.config_path)], user="nobody",
+                           capture_output=True, text=True, timeout=30)
+        s.stop()
+        assert r.returncode == 1 and "0 messages" not in r.stdout, r
+        assert str(s.data / "spool") in r.stderr and "Permission denied" in r.stderr, r.stderr
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_config_show_fills_defaults_masks_secrets_and_loads_back(tmp_path):
+    from conftest import BASE_CONFIG, free_port
+    p = tmp_path / "c.toml"
+    p.write_text(BASE_CONFIG.format(data=tmp_path / "data", port=free_port(), log=tmp_path / "log",
+                                    command_timeout="30s") +
+                 '[relay]\nsmarthost = "smart.test:587"\nsmarthost_user = "u"\n'
+                 'smarthost_password = "hunter2-secret"\n')
+    r = run("config", "show", "--config", str(p))
+    assert r.returncode == 0, r.stderr
+    assert "hunter2-secret" not in r.stdout and "(secret)" in r.stdout
+    assert "lockout_failures = 5" in r.stdout  # a default not in the file
+    shown = tmp_path / "shown.toml"
+    shown.write_text(r.stdout)
+    assert run("check-config", str(shown)).returncode == 0
+    assert run("config", "show", "--config", str(shown)).stdout.split("\n", 1)[1] == \
+        r.stdout.split("\n", 1)[1]
+
+
+def test_data_dir_is_created_when_everything_else_lives_elsewhere(make_sluice, tmp_path):
+    from conftest import BASE_CONFIG
+    elsewhere = tmp_path / "elsewhere"
+    s = make_sluice(config=BASE_CONFIG + """
+[spool]
+dir = "%s"
+[delivery]
+maildir_root = "%s"
+[[rate_limit]]
+scope = "ip"
+metric = "messages"
+limit = 1000
+window = "1h"
+""" % (elsewhere / "spool", elsewhere / "mail"))
+    s.start()
+    with smtplib.SMTP(s.host, s.port, timeout=10) as c:
+        c.sendmail("a@remote.test", ["alice@example.org"], b"Subject: x\r\n\r\ny\r\n")
+    assert s.stop() == 0
+    assert s.data.is_dir()
+    assert (s.data / "rate_limits.state").exists()
+    assert "rate_limit_save" not in "\n".join(s.log_lines())

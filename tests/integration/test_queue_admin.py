@@ -209,7 +209,7 @@ def test_json_filters_and_bulk_operations_with_counts(make_sluice):
     assert set(m) >= {"queue_id", "sender", "arrival_time", "message_size", "held", "recipients"}
     assert m["recipients"][0]["address"] == "r@routed.test"
     assert m["recipients"][0]["state"] == "pending"
-    assert "4.4.1" in m["recipients"][0]["last_error"] or m["recipients"][0]["last_error"]
+    assert m["recipients"][0]["attempts"] >= 1 and m["recipients"][0]["last_error"], m
 
     # Filters: sender glob (any case), domain, error text, age.
     out = cli(s, "list", "--sender", "*@BAD.test").stdout.decode()

@@ -13,11 +13,13 @@ TEST(Nearest, EditDistance) {
     EXPECT_EQ(edit_distance("kitten", "sitting"), 3u);
     EXPECT_EQ(edit_distance("QUEUE", "queue"), 0u);
     EXPECT_EQ(edit_distance("abc", ""), 3u);
+    EXPECT_EQ(edit_distance("lsit", "list"), 1u);  // a swap is one edit
 }
 
 TEST(Nearest, SuggestsPlausibleTyposOnly) {
     const std::vector<std::string> cmds{"serve", "check-config", "queue", "config", "passwd"};
     EXPECT_EQ(nearest("serv", cmds), "serve");
+    EXPECT_EQ(nearest("psaswd", cmds), "passwd");
     EXPECT_EQ(nearest("sever", cmds), "serve");
     EXPECT_EQ(nearest("qeueu", cmds), "queue");
     EXPECT_EQ(nearest("check", cmds), "check-config");  // a prefix
