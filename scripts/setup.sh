@@ -29,7 +29,7 @@ test_pkgs=(
   postfix       # smtp-sink: a downstream relay peer with injectable replies
   fail2ban      # fail2ban-regex: the shipped filter against real log lines
   systemd       # systemd-analyze verify of the shipped unit
-  dpkg-dev      # cpack's .deb generator reads the architecture from dpkg
+  dpkg-dev file # cpack's .deb generator: dpkg (architecture), file (shared-library depends)
   clang-format
 )
 bench_pkgs=("${test_pkgs[@]}")  # Postfix is the side-by-side contender
