@@ -252,3 +252,14 @@ def make_sluice(tmp_path):
 @pytest.fixture
 def sluice(make_sluice):
     return make_sluice().start()
+
+
+def reachable_by_nobody(path):
+    """True if every directory above `path` lets nobody through (a chroot whose / is 0700 does
+    not: there the server must refuse to start, which the next test checks)."""
+    import subprocess
+    try:
+        return subprocess.run(["/usr/bin/stat", str(path)], user="nobody",
+                              capture_output=True).returncode == 0
+    except OSError:  # not even /usr/bin/stat is reachable
+        return False

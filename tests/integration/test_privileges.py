@@ -10,7 +10,7 @@ import tempfile
 
 import pytest
 
-from conftest import BASE_CONFIG, Sluice
+from conftest import BASE_CONFIG, Sluice, reachable_by_nobody
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="privilege drop needs root")
 
@@ -45,17 +45,6 @@ def ids(pid):
             if k in ("Uid", "Gid", "Groups"):
                 out[k] = [int(x) for x in v.split()]
     return out
-
-
-def reachable_by_nobody(path):
-    """True if every directory above `path` lets nobody through (a chroot whose / is 0700 does
-    not: there the server must refuse to start, which the next test checks)."""
-    import subprocess
-    try:
-        return subprocess.run(["/usr/bin/stat", str(path)], user="nobody",
-                              capture_output=True).returncode == 0
-    except OSError:  # not even /usr/bin/stat is reachable
-        return False
 
 
 def test_runs_as_nobody_after_binding_a_low_port(world_dir):
