@@ -12,7 +12,7 @@
 
 #include "spool/spool.hpp"
 
-namespace sluice::server {
+namespace sluice::intake {
 
 template <typename CompletionToken>
 auto async_commit(spool::Spool& spool, std::shared_ptr<const spool::StoredMessage> msg,
@@ -31,4 +31,4 @@ auto async_commit(spool::Spool& spool, std::shared_ptr<const spool::StoredMessag
         token, std::move(msg));
 }
 
-}  // namespace sluice::server
+}  // namespace sluice::intake

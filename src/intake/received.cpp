@@ -1,21 +1,10 @@
-#include "smtp/received.hpp"
+#include "intake/received.hpp"
 
 #include <fmt/format.h>
 
-#include <ctime>
+#include "common/date.hpp"
 
-namespace sluice::smtp {
-
-std::string rfc5322_date(std::int64_t unix_seconds) {
-    static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-    static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                              "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-    std::time_t t = static_cast<std::time_t>(unix_seconds);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    return fmt::format("{}, {} {} {} {:02}:{:02}:{:02} +0000", kDays[tm.tm_wday], tm.tm_mday,
-                       kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
+namespace sluice::intake {
 
 std::string received_header(const Envelope& env, const std::string& hostname,
                             std::string_view tls) {
@@ -34,4 +23,4 @@ std::string received_header(const Envelope& env, const std::string& hostname,
     return h;
 }
 
-}  // namespace sluice::smtp
+}  // namespace sluice::intake

@@ -3,7 +3,7 @@
 
 #include <fmt/format.h>
 
-#include "smtp/received.hpp"
+#include "common/date.hpp"
 
 namespace sluice::queue {
 namespace {
@@ -53,7 +53,7 @@ spool::StoredMessage make_dsn(const spool::StoredMessage& original, const DsnReq
                               const std::string& id) {
     const Envelope& env = original.envelope;
     const std::int64_t now_s = req.now_us / 1000000;
-    const std::string date = smtp::rfc5322_date(now_s);
+    const std::string date = rfc5322_date(now_s);
     const bool global = env.smtputf8;  // RFC 6533: addresses may be UTF-8
     const std::string boundary = fmt::format("{}=/{}", id, req.hostname);
 
@@ -111,7 +111,7 @@ spool::StoredMessage make_dsn(const spool::StoredMessage& original, const DsnReq
     m += fmt::format("Reporting-MTA: dns; {}\r\n", req.hostname);
     if (!env.envid.empty()) m += fmt::format("Original-Envelope-Id: {}\r\n", one_line(env.envid));
     if (env.received_at_us)
-        m += fmt::format("Arrival-Date: {}\r\n", smtp::rfc5322_date(env.received_at_us / 1000000));
+        m += fmt::format("Arrival-Date: {}\r\n", rfc5322_date(env.received_at_us / 1000000));
     for (const auto& r : req.recipients) {
         m += "\r\n";
         m += fmt::format("Final-Recipient: {}; {}\r\n",
@@ -125,7 +125,7 @@ spool::StoredMessage make_dsn(const spool::StoredMessage& original, const DsnReq
         m += fmt::format("Last-Attempt-Date: {}\r\n", date);
         if (r.action == DsnAction::delayed && req.retry_until_us)
             m += fmt::format("Will-Retry-Until: {}\r\n",
-                             smtp::rfc5322_date(*req.retry_until_us / 1000000));
+                             rfc5322_date(*req.retry_until_us / 1000000));
     }
     m += "\r\n";
 

@@ -19,11 +19,9 @@
 
 #include "auth/password.hpp"
 #include "common/log.hpp"
-#include "common/queue_id.hpp"
+#include "intake/intake.hpp"
 #include "server/async_blocking.hpp"
-#include "server/async_commit.hpp"
-#include "server/recipient_check.hpp"
-#include "smtp/header_from.hpp"
+#include "smtp/data_reader.hpp"
 
 namespace sluice::server {
 namespace asio = boost::asio;
@@ -38,12 +36,6 @@ constexpr auto kFinalWriteTimeout = std::chrono::seconds(10);
 // Time allowed to send our TLS close_notify at the end of a session.
 constexpr auto kTlsCloseTimeout = std::chrono::seconds(2);
 
-std::int64_t wall_now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
 smtp::SessionLimits session_limits(const config::Limits& l, const config::Listener& listener) {
     smtp::SessionLimits s;
     s.message_size = listener.message_size.value_or(l.message_size);
@@ -51,14 +43,12 @@ smtp::SessionLimits session_limits(const config::Limits& l, const config::Listen
     s.command_line = l.command_line;
     s.text_line = l.text_line;
     s.errors = l.errors;
-    s.received_headers = l.received_headers;
     s.transactions = l.transactions;
     return s;
 }
 
-std::int64_t wall_now_ms() { return wall_now_us() / 1000; }
-
-smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l, const std::string& ip,
+smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l,
+                               const policy::Chain& chain, const std::string& ip,
                                std::uint16_t port) {
     smtp::SessionInfo i{ctx.cfg.hostname, l.name, ip, port, true};
     const bool implicit = l.role == config::ListenerRole::submissions;
@@ -67,9 +57,10 @@ smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l, co
     i.auth = ctx.users != nullptr;
     i.auth_plaintext = l.auth_plaintext;
     i.require_auth = l.role != config::ListenerRole::mx;
-    i.check_sender =
-        i.auth || (ctx.rate_limiter != nullptr && (ctx.rate_limiter->has(policy::Metric::messages) ||
-                                                    ctx.rate_limiter->has(policy::Metric::recipients)));
+    // Every MAIL: a transaction's added headers start empty there (the chain is asked only when
+    // a stage wants the event, so this costs one state change).
+    i.check_sender = true;
+    i.check_helo = chain.wants(policy::Event::helo);
     return i;
 }
 
@@ -105,7 +96,7 @@ void log_refusal(std::uint64_t session, std::string_view ip, const smtp::Refusal
 }
 
 Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
-                       std::string client_ip, std::uint16_t client_port)
+                       const policy::Chain& chain, std::string client_ip, std::uint16_t client_port)
     : socket_(std::move(socket)),
       timer_(socket_.get_executor()),
       ctx_(ctx),
@@ -113,10 +104,17 @@ Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config:
       client_ip_(std::move(client_ip)),
       client_port_(client_port),
       id_(ctx.next_session_id.fetch_add(1, std::memory_order_relaxed)),
-      session_(session_info(ctx, listener, client_ip_, client_port),
-               session_limits(ctx.cfg.limits, listener), wall_now_us,
-               [](std::int64_t now) { return new_queue_id(now); }) {
+      session_(session_info(ctx, listener, chain, client_ip_, client_port),
+               session_limits(ctx.cfg.limits, listener)),
+      chain_(chain) {
     session_.on_refusal([this](const smtp::Refusal& r) { log_refusal(id_, client_ip_, r); });
+    facts_.session = id_;
+    facts_.listener = listener_.name;
+    facts_.submission = listener_.role != config::ListenerRole::mx;
+    facts_.client_ip = client_ip_;
+    facts_.client_addr = IpAddress::parse(client_ip_);
+    facts_.client_port = client_port_;
+    facts_.trusted = facts_.client_addr && ctx_.cfg.access.trusted.contains(*facts_.client_addr);
 }
 
 void Connection::set_deadline(clock::duration d) {
@@ -126,27 +124,34 @@ void Connection::set_deadline(clock::duration d) {
     if (deadline_ < timer_.expiry()) timer_.cancel();
 }
 
-asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool release_slot) {
+asio::awaitable<void> Connection::run() {
     auto self = shared_from_this();
     started_ = clock::now();
     session_deadline_ = started_ + ctx_.cfg.timeouts.session;
     deadline_ = session_deadline_;
-    if (auto ip = IpAddress::parse(client_ip_)) trusted_ = ctx_.cfg.access.trusted.contains(*ip);
-    rcpt_ctx_.relay_allowed = trusted_;
     log::info("connect", {{"session", id_},
                           {"ip", client_ip_},
                           {"port", static_cast<unsigned>(client_port_)},
                           {"listener", listener_.name}});
     asio::co_spawn(socket_.get_executor(), watchdog(), asio::detached);
+    chain_.open(facts_, policy_state_);
+    // The connect event comes before any TLS handshake: a dropped client costs none.
+    policy::Verdict greeting = co_await ask(policy::Event::connect);
     bool tls_ok = true;
-    if (listener_.role == config::ListenerRole::submissions) {
+    if (greeting.action == policy::Verdict::Action::disconnect) {
+        tls_ok = false;
+        disconnects(greeting);
+    } else if (listener_.role == config::ListenerRole::submissions) {
         tls_ok = co_await handshake();
-        if (tls_ok) session_.implicit_tls(tls::describe(tls_->native_handle()));
+        if (tls_ok) {
+            session_.implicit_tls(tls::describe(tls_->native_handle()));
+            facts_.tls = true;
+        }
     }
     if (!tls_ok) {
-        // Nothing can be said to a client we share no TLS session with.
-    } else if (rejection) {
-        session_.start_rejected(*rejection, "access_denied");  // logged as smtp_reject
+        // Nothing can be said to a client we share no TLS session with (or that was dropped).
+    } else if (!greeting.allows()) {
+        session_.start_rejected(greeting.reply, greeting.reason);  // logged as smtp_reject
     } else {
         session_.start();
     }
@@ -162,7 +167,7 @@ asio::awaitable<void> Connection::run(std::optional<smtp::Reply> rejection, bool
     // call per connection, which failed with ENOTCONN whenever the client had closed first).
     boost::system::error_code ec;
     socket_.close(ec);
-    if (release_slot) ctx_.limits.release(client_ip_);
+    ctx_.limits.release(client_ip_);
     auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - started_).count();
     log::info("disconnect", {{"session", id_},
@@ -218,43 +223,6 @@ asio::awaitable<bool> Connection::flush() {
         co_return false;
     }
     co_return true;
-}
-
-void Connection::handle_commit_result(const spool::CommitResult& r,
-                                      const std::shared_ptr<const spool::StoredMessage>& msg) {
-    const Envelope& env = msg->envelope;
-    smtp::Reply reply;
-    if (r.ok) {
-        reply = {250, "2.0.0", fmt::format("Ok: queued as {}", env.queue_id)};
-        ctx_.queue.enqueue(msg);
-        if (ctx_.rate_limiter) {
-            policy::Subjects who{client_ip_, user_ ? std::string_view(user_->name) : "",
-                                 env.sender};
-            auto now = wall_now_ms();
-            ctx_.rate_limiter->record(policy::Metric::messages, who, 1, now);
-            ctx_.rate_limiter->record(policy::Metric::recipients, who, env.recipients.size(), now);
-        }
-    } else if (r.err_no == ENOSPC || r.err_no == EDQUOT) {
-        reply = {452, "4.3.1", "Insufficient system storage, try again later"};
-    } else {
-        reply = {451, "4.3.0", "Local error in processing, try again later"};
-    }
-    if (r.ok)
-        log::info("message", {{"session", id_},
-                              {"queue_id", env.queue_id},
-                              {"from", env.sender},
-                              {"rcpts", env.recipients.size()},
-                              {"size", msg->message.size()},
-                              {"code", reply.code}});
-    else
-        log::error("message", {{"session", id_},
-                               {"queue_id", env.queue_id},
-                               {"from", env.sender},
-                               {"rcpts", env.recipients.size()},
-                               {"size", msg->message.size()},
-                               {"code", reply.code},
-                               {"error", r.error}});
-    session_.commit_done(reply, "not_stored");
 }
 
 asio::awaitable<void> Connection::serve() {
@@ -321,20 +289,34 @@ asio::awaitable<void> Connection::serve() {
                 session_.feed(std::string_view(buf.get(), n));
                 break;
             }
-            case smtp::Event::check_recipient:
-                if (auto limited = recipient_rate_limit()) {
-                    session_.recipient_verdict(*limited, "rate_limit");
-                } else {
-                    std::string_view reason;
-                    auto verdict = check_recipient(ctx_.router, session_.pending_recipient(),
-                                                   rcpt_ctx_, &reason);
-                    session_.recipient_verdict(verdict, reason);
-                }
+            case smtp::Event::check_helo: {
+                facts_.helo = session_.helo();
+                auto v = co_await ask(policy::Event::helo);
+                if (disconnects(v)) break;
+                session_.helo_verdict(v.allows() ? smtp::Reply{250, "", ""} : v.reply, v.reason);
+                if (!v.allows()) facts_.helo = {};
                 break;
+            }
             case smtp::Event::check_sender: {
-                std::string_view reason;
-                auto verdict = check_sender(reason);
-                session_.sender_verdict(verdict, reason);
+                added_headers_.clear();  // a new transaction
+                facts_.envelope = &session_.envelope();
+                auto v = co_await ask(policy::Event::mail);
+                if (disconnects(v)) break;
+                for (auto& h : v.headers) added_headers_.push_back(std::move(h));
+                session_.sender_verdict(v.allows() ? smtp::Reply{250, "2.1.0", "Ok"} : v.reply,
+                                        v.reason);
+                break;
+            }
+            case smtp::Event::check_recipient: {
+                facts_.envelope = &session_.envelope();
+                facts_.recipient = &session_.pending_recipient();
+                auto v = co_await ask(policy::Event::rcpt);
+                facts_.recipient = nullptr;
+                if (disconnects(v)) break;
+                if (v.allows())
+                    for (auto& h : v.headers) added_headers_.push_back(std::move(h));
+                session_.recipient_verdict(v.allows() ? smtp::Reply{250, "2.1.5", "Ok"} : v.reply,
+                                           v.reason);
                 break;
             }
             case smtp::Event::starttls:
@@ -343,29 +325,65 @@ asio::awaitable<void> Connection::serve() {
                 session_.tls_started(tls::describe(tls_->native_handle()));
                 // RFC 3207 4.2: nothing learnt before the handshake counts (AUTH included).
                 user_.reset();
-                rcpt_ctx_.relay_allowed = trusted_;
+                facts_.user = nullptr;
+                facts_.helo = {};
+                facts_.tls = true;
                 break;
             case smtp::Event::authenticate:
                 co_await authenticate();
                 break;
-            case smtp::Event::commit: {
-                auto& pm = session_.pending_message();
-                if (auto refused = check_from_header(pm.message)) {
-                    session_.commit_done(*refused, "from_not_owned");
-                    break;
-                }
-                auto msg = std::make_shared<const spool::StoredMessage>(
-                    spool::StoredMessage{std::move(pm.envelope), std::move(pm.message)});
-                auto result = co_await async_commit(ctx_.spool, msg, use_awaitable);
-                handle_commit_result(result, msg);
+            case smtp::Event::commit:
+                co_await commit();
                 break;
-            }
             case smtp::Event::close:
                 if (close_reason_ == "quit" && timed_out_) close_reason_ = "timeout";
                 co_await flush();
                 co_return;
         }
     }
+}
+
+asio::awaitable<policy::Verdict> Connection::ask(policy::Event e) {
+    if (!chain_.wants(e)) co_return policy::Verdict::next();
+    co_return co_await chain_.run(e, facts_);
+}
+
+bool Connection::disconnects(const policy::Verdict& v) {
+    if (v.action != policy::Verdict::Action::disconnect) return false;
+    close_reason_ = std::string(v.reason);
+    if (v.reply.code != 0) {
+        session_.abort(v.reply, v.reason);  // logged as smtp_reject; next() then closes
+    } else {
+        log_refusal(id_, client_ip_, {"CONNECT", v.reason, 0, "", v.reply.text});
+        session_.abort({}, v.reason);
+        session_.output().clear();  // not a word
+    }
+    return true;
+}
+
+asio::awaitable<void> Connection::commit() {
+    auto& pm = session_.pending_message();
+    facts_.envelope = &pm.envelope;
+    for (auto e : {policy::Event::headers, policy::Event::message}) {
+        if (!chain_.wants(e)) continue;
+        facts_.message = e == policy::Event::headers ? smtp::header_section(pm.message)
+                                                      : std::string_view(pm.message);
+        auto v = co_await chain_.run(e, facts_);
+        facts_.message = {};
+        if (disconnects(v)) co_return;
+        if (!v.allows()) {
+            facts_.envelope = &session_.envelope();
+            session_.commit_done(v.reply, v.reason);
+            co_return;
+        }
+        for (auto& h : v.headers) added_headers_.push_back(std::move(h));
+    }
+    intake::Submission sub{std::move(pm.envelope), std::move(pm.message), std::move(pm.tls),
+                           std::move(added_headers_), user_ ? user_->name : std::string(), id_};
+    added_headers_.clear();
+    facts_.envelope = &session_.envelope();
+    intake::Result r = co_await ctx_.intake->submit(std::move(sub));
+    session_.commit_done(r.reply, r.reason);
 }
 
 }  // namespace sluice::server
@@ -410,11 +428,6 @@ asio::awaitable<void> Connection::close_tls() {
         log::debug("tls_close", {{"session", id_}, {"ip", client_ip_}, {"error", ec.message()}});
 }
 
-policy::Subjects Connection::subjects() const {
-    return policy::Subjects{client_ip_, user_ ? std::string_view(user_->name) : std::string_view(),
-                            session_.envelope().sender};
-}
-
 asio::awaitable<void> Connection::authenticate() {
     auth::LoginGuard& guard = *ctx_.login_guard;
     if (auto left = guard.locked_for(client_ip_, clock::now()); left > clock::duration::zero()) {
@@ -457,7 +470,7 @@ asio::awaitable<void> Connection::authenticate() {
         guard.success(client_ip_);
         log::info("auth", {{"session", id_}, {"ip", client_ip_}, {"user", user->name}, {"ok", true}});
         user_ = std::move(user);
-        rcpt_ctx_.relay_allowed = true;  // authenticated users may relay
+        facts_.user = &*user_;  // authenticated users may relay
         session_.auth_verdict({235, "2.7.0", "Authentication successful"}, user_->name);
         if (user_->message_size) session_.set_message_size(*user_->message_size);
         co_return;
@@ -479,60 +492,6 @@ asio::awaitable<void> Connection::authenticate() {
             "auth_lockout");
         close_reason_ = "auth_lockout";
     }
-}
-
-smtp::Reply Connection::check_sender(std::string_view& reason) {
-    const std::string& sender = session_.envelope().sender;
-    if (user_ && !auth::owns_sender(*user_, sender)) {
-        reason = "sender_not_owned";
-        log::warn("sender_rejected",
-                  {{"session", id_}, {"ip", client_ip_}, {"user", user_->name}, {"from", sender}});
-        return {553, "5.7.1",
-                fmt::format("<{}>: Sender address rejected: not owned by user {}", sender,
-                            user_->name)};
-    }
-    if (ctx_.rate_limiter && ctx_.rate_limiter->has(policy::Metric::messages)) {
-        if (auto rule = ctx_.rate_limiter->check(policy::Metric::messages, subjects(), 1,
-                                                 wall_now_ms())) {
-            log::warn("rate_limit", {{"session", id_},
-                                     {"ip", client_ip_},
-                                     {"scope", policy::scope_name(rule->scope)},
-                                     {"metric", "messages"},
-                                     {"from", sender}});
-            reason = "rate_limit";
-            return {450, "4.7.1", policy::RateLimiter::describe(*rule)};
-        }
-    }
-    return {250, "2.1.0", "Ok"};
-}
-
-// [auth] check_from_header: an authenticated user's From: header must name an address it owns.
-std::optional<smtp::Reply> Connection::check_from_header(std::string_view message) const {
-    if (!user_ || !ctx_.cfg.auth.check_from_header) return std::nullopt;
-    const auto from = smtp::from_header_address(message);
-    if (from && !from->empty() && auth::owns_sender(*user_, *from)) return std::nullopt;
-    log::warn("from_rejected", {{"session", id_},
-                                {"ip", client_ip_},
-                                {"user", user_->name},
-                                {"from", from ? *from : std::string("(none)")}});
-    return smtp::Reply{553, "5.7.1",
-                       from ? fmt::format("From: header address <{}> not owned by user {}", *from,
-                                          user_->name)
-                            : std::string("Message refused: exactly one From: address required")};
-}
-
-std::optional<smtp::Reply> Connection::recipient_rate_limit() {
-    if (!ctx_.rate_limiter || !ctx_.rate_limiter->has(policy::Metric::recipients))
-        return std::nullopt;
-    auto n = session_.envelope().recipients.size() + 1;
-    auto rule = ctx_.rate_limiter->check(policy::Metric::recipients, subjects(), n, wall_now_ms());
-    if (!rule) return std::nullopt;
-    log::warn("rate_limit", {{"session", id_},
-                             {"ip", client_ip_},
-                             {"scope", policy::scope_name(rule->scope)},
-                             {"metric", "recipients"},
-                             {"from", session_.envelope().sender}});
-    return smtp::Reply{450, "4.7.1", policy::RateLimiter::describe(*rule)};
 }
 
 }  // namespace sluice::server

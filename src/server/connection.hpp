@@ -1,6 +1,12 @@
 // connection.hpp: one client connection: a coroutine that moves bytes between the socket and the
-// sans-I/O smtp::Session, answers its events (recipient checks, spool commits), and enforces the
-// deadlines (per command, per data block, per session) and the minimum data rate.
+// sans-I/O smtp::Session, answers its events by asking the listener's Policy chain (connect,
+// HELO, MAIL, RCPT, headers, message) and handing finished messages to the Intake, and enforces
+// the deadlines (per command, per data block, per session) and the minimum data rate. No policy
+// and no storage logic lives here: new checks are Policy stages, message edits Intake modifiers.
+//
+// Strand rule: everything of one connection (the serve loop, the watchdog, request_shutdown's
+// posted handler, the Policy stages it awaits, the Intake's resumption) runs on the connection's
+// strand (the socket's executor), so its members need no lock.
 //
 // A watchdog coroutine holds the deadline: a read does not arm a timer of its own, it only moves
 // the deadline forward, which keeps a connection cheap (10,000 idle ones must fit in little
@@ -28,8 +34,8 @@
 #include <memory>
 #include <string>
 
+#include "policy/chain.hpp"
 #include "server/context.hpp"
-#include "server/recipient_check.hpp"
 #include "smtp/session.hpp"
 
 namespace sluice::server {
@@ -40,12 +46,13 @@ void log_refusal(std::uint64_t session, std::string_view ip, const smtp::Refusal
 
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
-    // `admitted` false: the connection is over a limit or denied; `refusal` is what to say.
+    // The server has admitted the connection (it holds a slot in ctx.limits, released at the
+    // end); `chain` is the listener's Policy chain.
     Connection(boost::asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
-               std::string client_ip, std::uint16_t client_port);
+               const policy::Chain& chain, std::string client_ip, std::uint16_t client_port);
 
-    // Runs the session to its end. `rejection` set: greet with it (554/421) and serve only QUIT.
-    boost::asio::awaitable<void> run(std::optional<smtp::Reply> rejection, bool release_slot);
+    // Runs the session to its end.
+    boost::asio::awaitable<void> run();
 
     boost::asio::any_io_executor get_executor() { return socket_.get_executor(); }
 
@@ -62,13 +69,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     boost::asio::awaitable<bool> handshake();
     boost::asio::awaitable<void> close_tls();
     boost::asio::awaitable<void> authenticate();
-    smtp::Reply check_sender(std::string_view& reason);  // reason: why, when refused
-    std::optional<smtp::Reply> recipient_rate_limit();
-    std::optional<smtp::Reply> check_from_header(std::string_view message) const;
-    policy::Subjects subjects() const;
     void set_deadline(clock::duration d);
-    void handle_commit_result(const spool::CommitResult& r,
-                              const std::shared_ptr<const spool::StoredMessage>& msg);
+    // Asks the Policy chain about `e` (only when some stage wants it: else allowed at once).
+    boost::asio::awaitable<policy::Verdict> ask(policy::Event e);
+    // A `disconnect` verdict ends the session (with its reply, or without a word): true then.
+    bool disconnects(const policy::Verdict& v);
+    // End of data: the headers and message events, then the Intake's commit.
+    boost::asio::awaitable<void> commit();
 
     boost::asio::ip::tcp::socket socket_;
     // Set once TLS is up; holds the context it was made with (a SIGHUP reload swaps the server's).
@@ -98,9 +105,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     clock::time_point message_started_;
     std::size_t message_bytes_ = 0;
     std::string close_reason_ = "quit";
-    RecipientContext rcpt_ctx_;
-    bool trusted_ = false;              // access.trusted: may relay without AUTH
     std::optional<auth::User> user_;    // after a successful AUTH
+    // What the Policy stages see; kept current as the session goes (helo, TLS, user, envelope).
+    const policy::Chain& chain_;
+    policy::Facts facts_;
+    std::vector<std::unique_ptr<policy::StageState>> policy_state_;
+    std::vector<std::string> added_headers_;  // from this transaction's verdicts, for the Intake
 };
 
 }  // namespace sluice::server

@@ -11,6 +11,7 @@
 #include "auth/user_store.hpp"
 #include "config/config.hpp"
 #include "delivery/local_router.hpp"
+#include "intake/intake.hpp"
 #include "queue/queue_manager.hpp"
 #include "server/connection_limits.hpp"
 #include "spool/spool.hpp"
@@ -32,6 +33,7 @@ struct Context {
     auth::LoginGuard* login_guard = nullptr;
     boost::asio::thread_pool* auth_pool = nullptr;
     policy::RateLimiter* rate_limiter = nullptr;
+    intake::Intake* intake = nullptr;  // every accepted message goes through it
 };
 
 }  // namespace sluice::server

@@ -29,6 +29,8 @@
 #include "dns/resolver.hpp"
 #include "server/connection.hpp"
 #include "server/control_socket.hpp"
+#include "intake/intake.hpp"
+#include "server/policies.hpp"
 #include "server/privileges.hpp"
 #include "server/sd_notify.hpp"
 #include "server/security.hpp"
@@ -58,6 +60,8 @@ struct Server::Impl {
     queue::QueueManager queue;
     ConnectionLimits limits;
     Context ctx;
+    std::unique_ptr<intake::Intake> intake;
+    std::vector<policy::Chain> chains;  // one per listener, as cfg.listeners
     std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
     asio::signal_set signals;
     asio::signal_set hup_signal{io, SIGHUP};
@@ -101,25 +105,10 @@ struct Server::Impl {
         }
     }
 
-    // [access] and the listener's own lists: refused if either denies the client, or if either
-    // has an allow list without it. The listener's deny_action, when set, decides how.
-    std::optional<smtp::Reply> access_check(const config::Listener& l, const std::string& ip,
-                                            bool& drop) {
-        drop = false;
-        auto parsed = IpAddress::parse(ip);
-        const auto refuses = [&](const CidrList& allow, const CidrList& deny) {
-            bool denied = parsed && deny.contains(*parsed);
-            bool allowed = allow.empty() || (parsed && allow.contains(*parsed));
-            return denied || !allowed;
-        };
-        if (refuses(cfg.access.allow, cfg.access.deny) || refuses(l.allow, l.deny)) {
-            drop = l.deny_action.value_or(cfg.access.deny_action) == config::DenyAction::drop;
-            return smtp::Reply{554, "5.7.1", fmt::format("{} Access denied", cfg.hostname)};
-        }
-        return std::nullopt;
-    }
-
-    asio::awaitable<void> accept_loop(tcp::acceptor& acc, const config::Listener& l) {
+    // Admission, before any session: the connection rate limit and the connection counts. What
+    // a client may do once admitted is the Policy chain's (access lists at its connect event).
+    asio::awaitable<void> accept_loop(tcp::acceptor& acc, const config::Listener& l,
+                                      const policy::Chain& chain) {
         while (true) {
             tcp::endpoint remote;  // filled by accept itself: no getpeername() per connection
             auto [ec, sock] = co_await acc.async_accept(asio::make_strand(io), remote,
@@ -135,14 +124,8 @@ struct Server::Impl {
             boost::system::error_code ec2;
             sock.set_option(tcp::no_delay(true), ec2);
             std::string ip = ip_string(remote.address());
-            bool drop = false;
-            std::optional<smtp::Reply> rejection = access_check(l, ip, drop);
-            if (rejection && drop) {
-                log_refusal(0, ip, {"CONNECT", "access_denied", 0, "", "dropped: access list"});
-                continue;  // socket closes as it goes out of scope
-            }
-            if (!rejection && ctx.rate_limiter &&
-                ctx.rate_limiter->has(policy::Metric::connections)) {
+            std::optional<smtp::Reply> rejection;
+            if (ctx.rate_limiter && ctx.rate_limiter->has(policy::Metric::connections)) {
                 auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch())
                                .count();
@@ -161,43 +144,40 @@ struct Server::Impl {
                 }
                 ctx.rate_limiter->record(policy::Metric::connections, who, 1, now);
             }
-            bool slot = false;
-            if (!rejection) {
-                switch (limits.acquire(ip)) {
-                    case ConnectionLimits::Admit::ok:
-                        slot = true;
-                        break;
-                    case ConnectionLimits::Admit::total_full:
-                        rejection = smtp::Reply{
-                            421, "4.7.0",
-                            fmt::format("{} Too many connections, try again later", cfg.hostname)};
-                        break;
-                    case ConnectionLimits::Admit::ip_full:
-                        rejection = smtp::Reply{
-                            421, "4.7.0",
-                            fmt::format("{} Too many connections from your address", cfg.hostname)};
-                        break;
-                }
-                if (rejection) {
-                    // Over a limit: say why and hang up, without a session.
-                    log_refusal(0, ip,
-                                {"CONNECT", "too_many_connections", rejection->code,
-                                 rejection->enhanced, rejection->text});
-                    auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
-                    auto s = std::make_shared<tcp::socket>(std::move(sock));
-                    asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});
-                    continue;
-                }
+            switch (limits.acquire(ip)) {
+                case ConnectionLimits::Admit::ok:
+                    break;
+                case ConnectionLimits::Admit::total_full:
+                    rejection = smtp::Reply{
+                        421, "4.7.0",
+                        fmt::format("{} Too many connections, try again later", cfg.hostname)};
+                    break;
+                case ConnectionLimits::Admit::ip_full:
+                    rejection = smtp::Reply{
+                        421, "4.7.0",
+                        fmt::format("{} Too many connections from your address", cfg.hostname)};
+                    break;
             }
-            auto conn = std::make_shared<Connection>(std::move(sock), ctx, l, ip, remote.port());
+            if (rejection) {
+                // Over a limit: say why and hang up, without a session.
+                log_refusal(0, ip,
+                            {"CONNECT", "too_many_connections", rejection->code,
+                             rejection->enhanced, rejection->text});
+                auto text = std::make_shared<std::string>(smtp::format_reply(*rejection));
+                auto s = std::make_shared<tcp::socket>(std::move(sock));
+                asio::async_write(*s, asio::buffer(*text), [s, text](auto, auto) {});
+                continue;
+            }
+            auto conn =
+                std::make_shared<Connection>(std::move(sock), ctx, l, chain, ip, remote.port());
             {
                 std::lock_guard lock(conns_mu);
                 conns.insert(conn);
             }
             asio::co_spawn(
                 conn->get_executor(),
-                [this, conn, rejection, slot]() -> asio::awaitable<void> {
-                    co_await conn->run(rejection, slot);
+                [this, conn]() -> asio::awaitable<void> {
+                    co_await conn->run();
                     std::lock_guard lock(conns_mu);
                     conns.erase(conn);
                 },
@@ -255,6 +235,12 @@ void Server::run() {
     // Certificates and user databases are read (or made) while still privileged.
     s.security = std::make_unique<Security>(s.cfg, s.io);
     s.security->attach(s.ctx);
+    s.intake = std::make_unique<intake::Intake>(
+        intake::Intake::Options{s.cfg.hostname}, s.spool,
+        [&s](std::shared_ptr<const spool::StoredMessage> m) { s.queue.enqueue(std::move(m)); },
+        s.ctx.rate_limiter);
+    s.ctx.intake = s.intake.get();
+    for (const auto& l : s.cfg.listeners) s.chains.push_back(build_chain(s.ctx, l));
     drop_privileges(s.cfg.user, {s.cfg.data_dir, s.cfg.spool.dir, s.cfg.delivery.maildir_root});
     // Created after the privilege drop, so it belongs to the user that owns the data directory;
     // before recovery, so a second server on the same data directory stops here. Commands are
@@ -277,7 +263,7 @@ void Server::run() {
         log::info("listening", {{"listener", l.name},
                                 {"address", l.address},
                                 {"port", static_cast<unsigned>(l.port)}});
-        asio::co_spawn(s.io, s.accept_loop(*s.acceptors[i], l), asio::detached);
+        asio::co_spawn(s.io, s.accept_loop(*s.acceptors[i], l, s.chains[i]), asio::detached);
     }
     // Readiness (Type=notify): posted behind the accept loops, so it is sent from the running
     // event loop once every listener accepts and the queue is delivering.

@@ -167,4 +167,17 @@ std::size_t count_received_headers(std::string_view message) {
     return count;
 }
 
+std::string_view header_section(std::string_view message) {
+    std::size_t pos = 0;
+    while (pos < message.size()) {
+        std::size_t nl = message.find('\n', pos);
+        std::string_view line = message.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.empty()) return message.substr(0, pos);
+        if (nl == std::string_view::npos) break;
+        pos = nl + 1;
+    }
+    return message;
+}
+
 }  // namespace sluice::smtp

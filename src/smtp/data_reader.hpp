@@ -62,4 +62,8 @@ private:
 // Counts "Received:" header fields in the header section of a message (up to the first empty line).
 std::size_t count_received_headers(std::string_view message);
 
+// The header section of a message: every line before the first empty one, each with its line end
+// (the whole message when it has no empty line). A view into `message`.
+std::string_view header_section(std::string_view message);
+
 }  // namespace sluice::smtp

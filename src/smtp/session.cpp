@@ -10,7 +10,6 @@
 #include <cstring>
 #include <utility>
 
-#include "smtp/received.hpp"
 
 namespace sluice::smtp {
 namespace {
@@ -133,13 +132,10 @@ const Session::Handler* Session::find_handler(Verb v) {
     return nullptr;
 }
 
-Session::Session(SessionInfo info, SessionLimits limits, std::function<std::int64_t()> now_us,
-                 std::function<std::string(std::int64_t)> new_id)
+Session::Session(SessionInfo info, SessionLimits limits)
     : info_(std::move(info)),
       limits_(limits),
       listener_message_size_(limits.message_size),
-      now_us_(std::move(now_us)),
-      new_id_(std::move(new_id)),
       tls_active_(info_.tls_active),
       tls_info_(info_.tls_info) {}
 
@@ -229,7 +225,7 @@ bool Session::in_transaction() const {
 bool Session::waiting() const {
     return state_ == State::closed || state_ == State::wait_rcpt || state_ == State::wait_commit ||
            state_ == State::wait_sender || state_ == State::starttls ||
-           state_ == State::wait_auth;
+           state_ == State::wait_auth || state_ == State::wait_helo;
 }
 
 Event Session::next() {
@@ -239,6 +235,7 @@ Event Session::next() {
             case State::wait_rcpt: return Event::check_recipient;
             case State::wait_commit: return Event::commit;
             case State::wait_sender: return Event::check_sender;
+            case State::wait_helo: return Event::check_helo;
             case State::starttls: return Event::starttls;
             case State::wait_auth: return Event::authenticate;
             case State::data: {
@@ -356,7 +353,33 @@ void Session::do_helo(std::string_view args, bool extended) {
     reset_transaction();
     helo_ = std::string(args);
     esmtp_ = extended;
+    if (info_.check_helo) {
+        // The name is kept while the driver decides (its policy reads it); a refusal forgets it.
+        state_ = State::wait_helo;
+        return;
+    }
     state_ = State::ready;
+    helo_reply();
+}
+
+void Session::helo_verdict(const Reply& r, std::string_view reason) {
+    if (state_ != State::wait_helo) return;
+    if (r.positive()) {
+        state_ = State::ready;
+        helo_reply();
+        return;
+    }
+    helo_.clear();
+    esmtp_ = false;
+    state_ = State::connected;
+    if (r.code >= 500)
+        error_reply(r.code, r.enhanced, r.text, reason);
+    else
+        reply(r, reason);
+}
+
+void Session::helo_reply() {
+    const bool extended = esmtp_;
     if (!extended) {
         reply(250, "", info_.hostname);
         return;
@@ -646,26 +669,16 @@ void Session::finish_message() {
         body = std::move(bdat_buf_);
         bdat_buf_.clear();
     }
-    if (count_received_headers(body) > limits_.received_headers) {
-        error_reply(554, "5.4.6", "Too many Received headers: mail loop detected", "mail_loop");
-        reset_transaction();
-        return;
-    }
-    std::int64_t now = now_us_();
-    env_.queue_id = new_id_(now);
-    env_.received_at_us = now;
-    // RFC 3848 / RFC 6531 3.7.3: S for TLS, A for AUTH (ESMTPSA, UTF8SMTPS, ...).
+    // RFC 3848 / RFC 6531 3.7.3: S for TLS, A for AUTH (ESMTPSA, UTF8SMTPS, ...). The queue ID,
+    // the time and the Received header are the Intake's (one place for every entry point).
     env_.protocol = env_.smtputf8 ? "UTF8SMTP" : (esmtp_ ? "ESMTP" : "SMTP");
     if (env_.protocol != "SMTP") {
         if (tls_active_) env_.protocol += 'S';
         if (!auth_user_.empty()) env_.protocol += 'A';
     }
-    std::string hdr = received_header(env_, info_.hostname, tls_info_);
-    pending_msg_.message.clear();
-    pending_msg_.message.reserve(hdr.size() + body.size());
-    pending_msg_.message += hdr;
-    pending_msg_.message += body;
     pending_msg_.envelope = env_;
+    pending_msg_.message = std::move(body);
+    pending_msg_.tls = tls_info_;
     state_ = State::wait_commit;
 }
 

@@ -1,7 +1,9 @@
 // session.hpp: the SMTP server session as a state machine without I/O.
 //
 // Bytes go in with feed(); next() processes as much buffered input as it can and returns an Event
-// telling the driver what it needs: more input, a recipient decision, a durable commit, or a close.
+// telling the driver what it needs: more input, a decision (HELO, sender, recipient: the driver
+// asks its Policy chain), a commit (the driver hands pending_message() to the Intake, which adds
+// the queue ID and trace header), or a close.
 // Replies accumulate in output(); the driver writes them when next() asks for input (so a pipelined
 // group of commands gets one write, RFC 2920) and before closing. Nothing here blocks or touches the
 // network or disk, so the whole session is unit-tested and fuzzed byte by byte.
@@ -49,7 +51,6 @@ struct SessionLimits {
     std::size_t command_line = 512;  // including CRLF
     std::size_t text_line = 1000;    // including CRLF
     std::size_t errors = 20;
-    std::size_t received_headers = 50;
     std::size_t transactions = 1000;
 };
 
@@ -67,6 +68,7 @@ struct SessionInfo {
     bool auth_plaintext = false;  // ...also without TLS (else 538 5.7.11 before TLS)
     bool require_auth = false;    // MAIL needs AUTH first (530 5.7.0): submission roles
     bool check_sender = false;    // emit check_sender after each valid MAIL
+    bool check_helo = false;      // emit check_helo after each valid HELO/EHLO
 };
 
 enum class Event {
@@ -77,6 +79,7 @@ enum class Event {
     starttls,         // write output() (the 220), run the TLS handshake, then call tls_started()
     authenticate,     // check pending_credentials(), then call auth_verdict()
     check_sender,     // decide on envelope().sender (ownership, rate limits): sender_verdict()
+    check_helo,       // decide on helo(): helo_verdict()
 };
 
 // A refusal as the session sent it: every reply of 400 or more, and a connection dropped without
@@ -94,17 +97,17 @@ struct Refusal {
     std::string_view user{};
 };
 
-// What the driver gets to commit: the envelope and the full message (Received header first).
+// What the driver hands to the Intake: the envelope (protocol set; no queue ID or time yet) and
+// the message as received, without our trace header, which the Intake adds.
 struct PendingMessage {
     Envelope envelope;
     std::string message;
+    std::string tls;  // the TLS session's description for the Received header; "" without TLS
 };
 
 class Session {
 public:
-    // now_us: wall clock in microseconds (for queue IDs and the Received date); new_id: queue IDs.
-    Session(SessionInfo info, SessionLimits limits, std::function<std::int64_t()> now_us,
-            std::function<std::string(std::int64_t)> new_id);
+    Session(SessionInfo info, SessionLimits limits);
 
     // Called with every refusal as it is queued in output() (never for a positive reply, so the
     // 250 path costs one comparison). Set before start().
@@ -151,6 +154,10 @@ public:
     void set_message_size(std::size_t bytes) { limits_.message_size = bytes; }
     std::size_t message_size() const { return limits_.message_size; }
 
+    // Positive: the HELO/EHLO reply is sent (ours, not the verdict's text); otherwise the command
+    // is refused with it and the client must greet again.
+    void helo_verdict(const Reply& reply, std::string_view reason = "helo_refused");
+
     // The transaction so far (sender at check_sender, recipients at check_recipient).
     const Envelope& envelope() const { return env_; }
     // Positive: the 250 for MAIL is sent (the text as given); otherwise MAIL is refused with it.
@@ -187,6 +194,7 @@ private:
         wait_rcpt,     // check_recipient event outstanding
         wait_commit,   // commit event outstanding
         wait_sender,   // check_sender event outstanding
+        wait_helo,     // check_helo event outstanding
         starttls,      // 220 sent: input ignored until tls_started()
         auth_response, // 334 sent: the next line is a SASL response, not a command
         wait_auth,     // authenticate event outstanding
@@ -213,6 +221,7 @@ private:
     void finish_bdat_chunk();
 
     void do_helo(std::string_view args, bool extended);
+    void helo_reply();
     void do_mail(std::string_view args);
     void do_rcpt(std::string_view args);
     void do_data();
@@ -229,8 +238,6 @@ private:
     SessionInfo info_;
     SessionLimits limits_;
     std::size_t listener_message_size_;  // limits_.message_size before any per-user limit
-    std::function<std::int64_t()> now_us_;
-    std::function<std::string(std::int64_t)> new_id_;
 
     State state_ = State::connected;
     std::string in_;

@@ -65,9 +65,7 @@ Run run(std::string_view in, const SessionLimits& limits, std::uint8_t opts,
     info.starttls = (opts & 0x80) != 0;
     info.auth = (opts & 0x20) != 0;
     info.auth_plaintext = (opts & 0x10) != 0;
-    Session s(
-        std::move(info), limits, [] { return std::int64_t{1700000000} * 1000000; },
-        [&ids](std::int64_t) { return "ID" + std::to_string(++ids); });
+    Session s(std::move(info), limits);
     s.start();
     Run r;
     std::size_t pos = 0;
@@ -92,7 +90,8 @@ Run run(std::string_view in, const SessionLimits& limits, std::uint8_t opts,
         } else if (ev == Event::commit) {
             PendingMessage& pm = s.pending_message();
             FUZZ_CHECK(!pm.envelope.recipients.empty());
-            FUZZ_CHECK(!pm.envelope.queue_id.empty());
+            FUZZ_CHECK(pm.envelope.queue_id.empty());  // the Intake's to assign
+            FUZZ_CHECK(!pm.envelope.protocol.empty());
             FUZZ_CHECK(pm.message.size() <= limits.message_size + 4096);
             for (const auto& rc : pm.envelope.recipients)
                 FUZZ_CHECK(rc.address.size() > 12 &&
@@ -104,7 +103,7 @@ Run run(std::string_view in, const SessionLimits& limits, std::uint8_t opts,
                 std::string_view added(s.output().data() + before, s.output().size() - before);
                 FUZZ_CHECK(added == "451 4.3.0 Local error in processing\r\n");
             } else {
-                std::string id = pm.envelope.queue_id;
+                std::string id = "ID" + std::to_string(++ids);
                 r.messages.push_back(pm.message);
                 s.commit_done({250, "2.0.0", "Ok: queued as " + id});
                 ++r.accepted;
@@ -161,7 +160,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     limits.recipients = 1 + ((data[0] >> 4) & 3);
     limits.errors = 5 + (data[0] >> 6) * 5;
     limits.transactions = 4;
-    limits.received_headers = 3;
     std::uint8_t opts = data[0];
     std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
 

@@ -25,9 +25,7 @@ struct Harness {
     std::string password_seen;  // what the driver was asked to check
 
     void start(bool rejected = false) {
-        s = std::make_unique<Session>(
-            info, limits, [] { return std::int64_t{0}; },
-            [](std::int64_t) { return std::string("ID"); });
+        s = std::make_unique<Session>(info, limits);
         s->on_refusal([this](const Refusal& r) {
             seen.push_back({std::string(r.command), std::string(r.reason), std::string(r.enhanced),
                             std::string(r.from), std::string(r.rcpt), std::string(r.user),

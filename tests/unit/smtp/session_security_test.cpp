@@ -37,9 +37,7 @@ struct Harness {
         info.auth = true;
     }
     void start() {
-        s = std::make_unique<Session>(
-            info, limits, [] { return std::int64_t{0}; },
-            [](std::int64_t) { return std::string("ID"); });
+        s = std::make_unique<Session>(info, limits);
         s->start();
     }
     // Feeds `in` and answers events until more input is needed or the session closes.
@@ -188,11 +186,35 @@ TEST(SessionAuth, RequireAuthAnswers530AndProtocolKeywords) {
         "DATA\r\nhi\r\n.\r\n");
     ASSERT_EQ(h.committed.size(), 1u);
     EXPECT_EQ(h.committed[0].envelope.protocol, "ESMTPSA");
-    EXPECT_NE(h.committed[0].message.find("with ESMTPSA (TLSv1.3 TLS_AES_128_GCM_SHA256) id ID"),
-              std::string::npos);
+    // The TLS session's description goes to the Intake for the Received header.
+    EXPECT_EQ(h.committed[0].tls, "TLSv1.3 TLS_AES_128_GCM_SHA256");
     h.feed("MAIL FROM:<alice@b.test> SMTPUTF8\r\nRCPT TO:<x@y.test>\r\nDATA\r\nhi\r\n.\r\n");
     ASSERT_EQ(h.committed.size(), 2u);
     EXPECT_EQ(h.committed[1].envelope.protocol, "UTF8SMTPSA");
+}
+
+// A HELO policy (check_helo): the greeting waits for the verdict; a refusal forgets the name, so
+// the client must greet again before MAIL, and a pipelined MAIL after it is refused too.
+TEST(SessionPolicy, HeloVerdictGatesTheGreeting) {
+    Harness h;
+    h.info.check_helo = true;
+    h.start();
+    h.s->feed("EHLO bad.example\r\nMAIL FROM:<a@b.test>\r\n");
+    Event ev;
+    while ((ev = h.s->next()) != Event::check_helo) ASSERT_EQ(ev, Event::need_input);
+    EXPECT_EQ(h.s->helo(), "bad.example");
+    h.s->helo_verdict({550, "5.7.1", "HELO name refused"}, "helo_refused");
+    EXPECT_EQ(h.s->next(), Event::need_input);
+    EXPECT_EQ(codes(h.s->output()), (std::vector<int>{220, 550, 503}));
+    EXPECT_TRUE(h.s->helo().empty());
+    h.s->output().clear();
+    h.s->feed("EHLO good.example\r\n");
+    while ((ev = h.s->next()) != Event::check_helo) ASSERT_EQ(ev, Event::need_input);
+    h.s->helo_verdict({250, "", ""});
+    EXPECT_EQ(h.s->next(), Event::need_input);
+    EXPECT_NE(h.s->output().find("250-mx.test Hello good.example [192.0.2.1]\r\n"),
+              std::string::npos);
+    EXPECT_NE(h.s->output().find("PIPELINING"), std::string::npos);
 }
 
 TEST(SessionAuth, SenderVerdictRefusalResetsTransaction) {

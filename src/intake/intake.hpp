@@ -1,0 +1,102 @@
+// intake.hpp: the one way into the queue. Every entry point (the SMTP server today, the HTTP
+// sending API next) hands a message to Intake::submit(), which
+//   1. gives it its queue ID and acceptance time,
+//   2. prepends the headers Policy verdicts asked for and our Received trace header,
+//   3. runs the modifiers in order (later: DKIM signing, Authentication-Results, milter edits),
+//      any of which may refuse the message,
+//   4. commits it durably (spool::Spool::commit; the caller's reply waits for the fsync),
+//   5. hands it to the queue and records the accounting that follows (rate-limit counters),
+// and answers with the reply the entry point gives its client: 250 with the queue ID only after
+// step 4 succeeded.
+//
+// The event loop never waits on the disk: the commit completes on a spool thread and the
+// coroutine resumes on the caller's executor. One Intake is shared by every connection; it keeps
+// no per-message state, so concurrent submissions need no lock here (the spool and the queue
+// serialise what they must).
+//
+// SECURITY: the envelope and content come from untrusted clients but were validated by the entry
+// point (the SMTP session's parsers); modifiers must treat them as data. A modifier that fails
+// refuses the message (temporarily unless it says otherwise): nothing half-edited is committed.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/envelope.hpp"
+#include "policy/rate_limit.hpp"
+#include "smtp/reply.hpp"
+#include "spool/spool.hpp"
+
+namespace sluice::intake {
+
+// A message as an entry point hands it over.
+struct Submission {
+    Envelope envelope;    // validated; queue_id and received_at_us are set by the Intake
+    std::string content;  // the message as received (CRLF lines), without our trace header
+    std::string tls;      // "TLSv1.3 TLS_AES_256_GCM_SHA384" for the Received header, or ""
+    std::vector<std::string> headers;  // complete fields ("Name: value\r\n") to add on top
+    std::string user;                  // the authenticated user, "" for none (accounting, logs)
+    std::uint64_t session = 0;         // the entry point's session number, for logs (0: none)
+};
+
+// The message while modifiers work on it: the full content (trace header first) and the envelope.
+struct Draft {
+    Envelope& envelope;
+    std::string& message;
+    const Submission& submission;  // who sent it (user, session); content already moved out
+};
+
+// A step that edits or judges a message after its queue ID and trace header exist and before it
+// is committed. Runs on the submitting connection's executor; may await (a signing pool, a
+// socket), never block.
+class Modifier {
+  public:
+    virtual ~Modifier() = default;
+    virtual std::string_view name() const = 0;
+    // nullopt: go on. A reply: the message is refused with it (not committed).
+    virtual boost::asio::awaitable<std::optional<smtp::Reply>> modify(Draft& draft) = 0;
+};
+
+struct Result {
+    smtp::Reply reply;        // 250 2.0.0 "Ok: queued as ID"; 451/452 when not stored; a refusal
+    std::string queue_id;     // set once assigned (also on failure, for the log)
+    std::string_view reason;  // for a refusal's log line: "not_stored" or the modifier's name
+    bool ok() const { return reply.positive(); }
+};
+
+class Intake {
+  public:
+    struct Options {
+        std::string hostname;  // our name in the Received header
+    };
+    using Enqueue = std::function<void(std::shared_ptr<const spool::StoredMessage>)>;
+
+    // `enqueue` hands a committed message to the scheduler; `limiter` (may be null) is charged
+    // one message and its recipients after each commit.
+    Intake(Options opts, spool::Spool& spool, Enqueue enqueue, policy::RateLimiter* limiter);
+
+    // Modifiers run in the order added. Add them before the first submit().
+    void add_modifier(std::unique_ptr<Modifier> m) { modifiers_.push_back(std::move(m)); }
+
+    // Completes on the caller's executor after the commit succeeded or failed.
+    boost::asio::awaitable<Result> submit(Submission s);
+
+    // The complete message as it will be stored: the added headers, our Received, then the
+    // content (moved out of `s`). Pure; public for tests.
+    std::string assemble(const Envelope& env, Submission& s) const;
+
+  private:
+    Options opts_;
+    spool::Spool& spool_;
+    Enqueue enqueue_;
+    policy::RateLimiter* limiter_;
+    std::vector<std::unique_ptr<Modifier>> modifiers_;
+};
+
+}  // namespace sluice::intake
