@@ -140,9 +140,9 @@ void SmtpCourier::put_idle(const std::string& key, std::shared_ptr<SmtpConnectio
     });
 }
 
-void SmtpCourier::deliver(RemoteJob job, std::function<void(RemoteResult)> done) {
+void SmtpCourier::deliver(Job job, std::function<void(Result)> done) {
     asio::co_spawn(asio::make_strand(io_), run(std::move(job)),
-                   [done = std::move(done)](const std::exception_ptr& e, RemoteResult r) {
+                   [done = std::move(done)](const std::exception_ptr& e, Result r) {
                        if (e) {
                            // Never leave the queue waiting: an unexpected error is temporary.
                            try {
@@ -252,14 +252,14 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
     co_return nullptr;
 }
 
-asio::awaitable<RemoteResult> SmtpCourier::run(RemoteJob job) {
+asio::awaitable<Result> SmtpCourier::run(Job job) {
     const auto started = std::chrono::steady_clock::now();
     const Destination d = destination(job.domain);
     log::debug("relay_job", {{"queue_id", job.msg->envelope.queue_id},
                              {"domain", job.domain},
                              {"destination", d.key},
                              {"rcpts", job.rcpts.size()}});
-    RemoteResult result;
+    Result result;
     SlotGuard guard;
     co_await global_->acquire();
     guard.a = global_;

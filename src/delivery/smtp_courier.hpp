@@ -25,7 +25,7 @@
 
 #include "config/config.hpp"
 #include "delivery/async_limiter.hpp"
-#include "delivery/courier.hpp"
+#include "delivery/transport.hpp"
 #include "delivery/smtp_client.hpp"
 #include "dns/resolver.hpp"
 
@@ -41,12 +41,14 @@ struct CourierOptions {
 CourierOptions courier_options(const config::Config& cfg);
 dns::Resolver::Options resolver_options(const config::Config& cfg);
 
-class SmtpCourier : public RemoteCourier {
+class SmtpCourier : public Transport {
   public:
     SmtpCourier(boost::asio::io_context& io, dns::Resolver& resolver, CourierOptions opts);
     ~SmtpCourier() override;
 
-    void deliver(RemoteJob job, std::function<void(RemoteResult)> done) override;
+    std::string_view name() const override { return "smtp"; }
+    bool remote() const override { return true; }
+    void deliver(Job job, std::function<void(Result)> done) override;
 
   private:
     struct Destination {
@@ -59,7 +61,7 @@ class SmtpCourier : public RemoteCourier {
     };
 
     Destination destination(const std::string& domain) const;
-    boost::asio::awaitable<RemoteResult> run(RemoteJob job);
+    boost::asio::awaitable<Result> run(Job job);
     boost::asio::awaitable<std::shared_ptr<SmtpConnection>> connect(const Destination& d,
                                                                     const std::string& domain,
                                                                     smtp::Reply& error);

@@ -20,7 +20,6 @@
 #include "common/queue_id.hpp"
 #include "common/sync_dir.hpp"
 #include "common/thread_name.hpp"
-#include "delivery/maildir.hpp"
 #include "queue/dsn.hpp"
 
 namespace sluice::queue {
@@ -30,17 +29,6 @@ std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-// Stable per-mailbox number for Maildir unique names (FNV-1a), so the name of a (message, mailbox)
-// copy is the same on every attempt.
-std::uint32_t mailbox_tag(std::string_view s) {
-    std::uint32_t h = 2166136261u;
-    for (unsigned char c : s) {
-        h ^= c;
-        h *= 16777619u;
-    }
-    return h;
 }
 
 void split_address(const std::string& addr, std::string& local, std::string& domain) {
@@ -70,26 +58,21 @@ double random01() {
 
 }  // namespace
 
-Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier) {
+Options options_from(const config::Config& cfg, delivery::Transport* local,
+                     delivery::Transport* remote) {
     Options o;
-    // One delivery thread per core by default: on the benchmark (one mailbox, 2 cores) 4 threads
-    // cost 0.071-0.079 ms of CPU per copy, 2 threads 0.057-0.062, contending less for the
-    // mailbox directory and syncing larger batches. At least 2, so one slow copy stalls nothing.
+    // Queue threads only route, record and report (the transports do the copying and talking):
+    // as many as the Maildir threads, at least 2 so a slow spool write stalls nothing.
     o.workers = cfg.delivery.workers != 0 ? cfg.delivery.workers
                                           : std::max(2u, std::thread::hardware_concurrency());
     o.retry_initial = cfg.queue.retry_initial;
     o.retry_max = cfg.queue.retry_max;
     o.lifetime = cfg.queue.lifetime;
     o.hostname = cfg.hostname;
-    o.crlf_to_lf = cfg.delivery.maildir_line_endings == config::LineEndings::lf;
-    // Batching rests on syncfs reporting writeback errors (Linux >= 5.8); before, one fsync each.
-    o.maildir_batch_sync =
-        cfg.delivery.maildir_sync == config::MaildirSync::batch && syncfs_reports_errors();
-    o.maildir_root = cfg.delivery.maildir_root;
-    o.batch = cfg.delivery.batch;
     o.nice = cfg.delivery.nice;
     o.delay_warning = cfg.queue.delay_warning;
-    o.courier = courier;
+    o.local = local;
+    o.remote = remote;
     return o;
 }
 
@@ -138,7 +121,7 @@ void QueueManager::start(std::vector<spool::QueueEntry> recovered) {
     unsigned n = std::max(1u, opts_.workers);
     for (unsigned i = 0; i < n; ++i)
         threads_.emplace_back([this] {
-            set_thread_name("sluice-deliver");
+            set_thread_name("sluice-queue");
             // Reception first: under a burst the event loop and the spool get the CPU, and the
             // delivery threads catch up in larger (cheaper) batches when it is free.
             if (opts_.nice > 0 &&
@@ -371,49 +354,28 @@ Stats QueueManager::stats() const {
 }
 
 void QueueManager::worker() {
-    std::vector<Item> batch;
-    // One syncfs descriptor per file system this thread syncs, kept open so each sync reports every
-    // writeback error since it was opened (common/sync_dir.hpp). The Maildir root's is opened
-    // before the first copy is written; a mailbox on another file system (a mount below the root)
-    // gets its descriptor at its first batch, after those copies are written.
-    std::map<std::uint64_t, std::unique_ptr<FileSystemSync>> fs_syncs;
-    if (!opts_.maildir_root.empty()) {
-        // The root may not exist yet (made at the first delivery): its nearest existing ancestor
-        // is on the same file system unless a mount point comes between.
-        std::filesystem::path p = opts_.maildir_root;
-        struct stat st {};
-        while (::stat(p.c_str(), &st) != 0 && p.has_relative_path()) p = p.parent_path();
-        auto h = std::make_unique<FileSystemSync>(p.string());
-        if (h->open_error() == 0 && ::stat(p.c_str(), &st) == 0)
-            fs_syncs.emplace(static_cast<std::uint64_t>(st.st_dev), std::move(h));
-    }
     while (true) {
-        batch.clear();
         std::shared_ptr<Item> done;
+        std::optional<Item> next;
         {
             std::unique_lock lock(mu_);
             while (true) {
-                if (stopping_) return;
+                // Attempts whose transports have all answered are recorded even when stopping.
                 if (!completed_.empty()) {
                     done = std::move(completed_.front());
                     completed_.pop_front();
                     break;
                 }
+                if (stopping_) return;
                 std::int64_t now = now_us();
                 while (!waiting_.empty() && waiting_.begin()->first <= now) {
                     ready_.push_back(std::move(waiting_.begin()->second));
                     waiting_.erase(waiting_.begin());
                 }
                 if (!ready_.empty()) {
-                    // Take what is ready, up to the batch size: the copies of all of them are then
-                    // made durable with one sync instead of two fsyncs each.
-                    const std::size_t n = std::min<std::size_t>(
-                        ready_.size(), opts_.maildir_batch_sync ? std::max(1u, opts_.batch) : 1);
-                    for (std::size_t i = 0; i < n; ++i) {
-                        batch.push_back(std::move(ready_.front()));
-                        ready_.pop_front();
-                        in_flight_.insert(batch.back().id);
-                    }
+                    next = std::move(ready_.front());
+                    ready_.pop_front();
+                    in_flight_.insert(next->id);
                     break;
                 }
                 if (waiting_.empty()) {
@@ -424,149 +386,22 @@ void QueueManager::worker() {
                     cv_.wait_until(lock, due);
                 }
             }
-            // More ready work than this thread took: let another thread start on it now.
-            if (!ready_.empty()) cv_.notify_one();
+            // More work than this thread took: let another thread start on it now.
+            if (!ready_.empty() || !completed_.empty()) cv_.notify_one();
         }
         if (done) {
-            // The remote parts of an attempt have reported: finish it here, off the event loop.
-            auto msg = done->msg;
-            done->msg.reset();
+            // Every transport has answered: finish the attempt here, off the event loop.
+            auto msg = std::move(done->msg);
             finalize(*done, msg);
-            continue;
-        }
-        std::vector<bool> active(batch.size());
-        std::map<std::uint64_t, std::string> to_sync;  // device -> a directory on it
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            Item& item = batch[i];
-            item.held_bytes = item.msg ? item.msg->message.size() : 0;
-            active[i] = begin_attempt(item);
-            if (!active[i]) continue;
-            for (const auto& c : item.copies) {
-                // Sync through the copy's directory: a reader may already have moved the file
-                // itself from new/ to cur/.
-                if (!c.path.empty()) to_sync.emplace(c.device, c.path.substr(0, c.path.rfind('/')));
-            }
-        }
-        std::map<std::uint64_t, int> failed;
-        for (const auto& [dev, path] : to_sync) {
-            int err;
-            if (opts_.sync_fs) {
-                err = opts_.sync_fs(path);
-            } else {
-                auto& h = fs_syncs[dev];
-                if (!h) h = std::make_unique<FileSystemSync>(path);
-                err = h->sync();
-                if (h->open_error() != 0) h.reset();  // try to open it again next time
-            }
-            if (err != 0) {
-                failed.emplace(dev, err);
-                log::error("maildir_sync",
-                           {{"path", path}, {"error", std::generic_category().message(err)}});
-            }
-        }
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            if (active[i]) end_local_copies(batch[i], failed);
+        } else {
+            begin_attempt(std::move(*next));
         }
     }
 }
 
-void QueueManager::deliver_local(Item& item, const spool::StoredMessage& msg, std::size_t i) {
-    const Envelope& env = msg.envelope;
-    auto& st = item.status[i];
-    auto& out = item.outcomes[i];
-    out.attempted = true;
-    std::string local, domain;
-    const std::string& rcpt = env.recipients[i].address;
-    split_address(rcpt, local, domain);
-    auto boxes = router_.expand(local, domain);
-    auto started = std::chrono::steady_clock::now();
-    if (boxes.empty()) {
-        // The configuration changed since RCPT time: this recipient no longer exists.
-        out.permanent = true;
-        out.reply = {550, "5.1.1", "recipient no longer exists in the configuration"};
-        return;
-    }
-    for (const auto& box : boxes) {
-        std::string prepend =
-            fmt::format("Return-Path: <{}>\r\nDelivered-To: {}\r\n", env.sender, box);
-        delivery::MaildirCopy copy;
-        copy.maildir = router_.maildir_for(box);
-        copy.unique =
-            delivery::maildir_unique_name(env.received_at_us, env.queue_id, mailbox_tag(box));
-        copy.hostname = opts_.hostname;
-        copy.prepend = prepend;
-        copy.message = msg.message;
-        // Dovecot expects LF in Maildir; binary bodies are stored untouched.
-        copy.crlf_to_lf = opts_.crlf_to_lf && env.body != BodyType::binary_mime;
-        copy.check_existing = item.check_existing || st.attempts > 0;
-        copy.sync = !opts_.maildir_batch_sync;
-        auto res = delivery::deliver_maildir(copy);
-        if (!res.ok) {
-            out.permanent = res.permanent;
-            out.reply = {res.permanent ? 550 : 451, res.permanent ? "5.2.0" : "4.2.0", res.error};
-            return;
-        }
-        LocalCopy made;
-        made.rcpt = i;
-        made.mailbox = box;
-        made.path = std::move(res.path);
-        made.device = res.device;
-        made.already_present = res.already_present;
-        made.ms = static_cast<double>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                          std::chrono::steady_clock::now() - started)
-                                          .count()) /
-                  1000.0;
-        item.copies.push_back(std::move(made));
-    }
-    out.ok = true;
-    out.reply = {250, "2.0.0", "delivered to Maildir"};
-}
-
-void QueueManager::end_local_copies(Item& item, const std::map<std::uint64_t, int>& failed_syncs) {
-    const auto& msg = item.attempt_msg;
-    for (const auto& c : item.copies) {
-        auto& out = item.outcomes[c.rcpt];
-        const auto f = c.path.empty() ? failed_syncs.end() : failed_syncs.find(c.device);
-        if (f != failed_syncs.end()) {
-            // Not durable: take the copy back, so the retry neither trusts nor duplicates it.
-            ::unlink(c.path.c_str());
-            out.ok = false;
-            out.permanent = false;
-            out.reply = {451, "4.3.0",
-                         "maildir: sync failed: " + std::generic_category().message(f->second)};
-            continue;
-        }
-        log::info("delivery", {{"queue_id", item.id},
-                               {"rcpt", msg->envelope.recipients[c.rcpt].address},
-                               {"mailbox", c.mailbox},
-                               {"result", c.already_present ? "already_delivered" : "delivered"},
-                               {"ms", c.ms}});
-        std::lock_guard lock(mu_);
-        ++stats_.delivered_copies;
-    }
-    item.copies.clear();
-    auto remote = std::move(item.remote);
-    auto msg_keep = std::move(item.attempt_msg);
-    if (remote.empty()) {
-        finalize(item, msg_keep);
-        return;
-    }
-    auto shared = std::make_shared<Item>(std::move(item));
-    shared->msg = msg_keep;
-    shared->remote_pending = remote.size();
-    for (auto& [d, idx] : remote) {
-        for (std::size_t i : idx) {
-            shared->outcomes[i].attempted = true;
-            shared->outcomes[i].remote = true;
-        }
-        opts_.courier->deliver(
-            delivery::RemoteJob{msg_keep, d, idx},
-            [this, shared](delivery::RemoteResult r) { remote_done(shared, std::move(r)); });
-    }
-}
-
-bool QueueManager::begin_attempt(Item& item) {
+void QueueManager::begin_attempt(Item item) {
     using spool::RecipientState;
+    item.held_bytes = item.msg ? item.msg->message.size() : 0;
     std::shared_ptr<const spool::StoredMessage> msg = std::move(item.msg);
     if (!msg) {
         auto loaded = spool_.load_message(item.id);
@@ -576,7 +411,7 @@ bool QueueManager::begin_attempt(Item& item) {
             end_attempt(item.id);
             std::lock_guard lock(mu_);
             --stats_.queued;
-            return false;
+            return;
         }
         msg = std::make_shared<const spool::StoredMessage>(std::move(*loaded));
     }
@@ -584,49 +419,64 @@ bool QueueManager::begin_attempt(Item& item) {
     if (item.status.size() != env.recipients.size()) item.status.assign(env.recipients.size(), {});
     item.outcomes.assign(env.recipients.size(), {});
     item.remote_results.clear();
-    item.copies.clear();
-    item.remote.clear();
 
-    // Route each pending recipient: local now, remote grouped by domain.
-    std::string local, domain;
+    // Route each pending recipient: all local ones in one job, remote ones one job per domain.
+    delivery::Job local{msg, {}, {}, item.check_existing};
+    std::map<std::string, std::vector<std::size_t>> remote;  // domain -> recipient indexes
+    std::string local_part, domain;
     for (std::size_t i = 0; i < env.recipients.size(); ++i) {
         if (item.status[i].state != RecipientState::pending) continue;
-        split_address(env.recipients[i].address, local, domain);
+        auto& out = item.outcomes[i];
+        out.attempted = true;
+        // Until its transport answers (one that never does is a temporary failure).
+        out.reply = {451, "4.3.0", "no answer from the transport"};
+        split_address(env.recipients[i].address, local_part, domain);
         if (domain.empty() || router_.is_local_domain(domain)) {
-            deliver_local(item, *msg, i);
-        } else if (!opts_.courier || domain.front() == '[') {
-            auto& out = item.outcomes[i];
-            out.attempted = true;
+            local.rcpts.push_back(i);
+        } else if (!opts_.remote || domain.front() == '[') {
             out.permanent = true;
             out.remote = true;
             out.reply = {550, "5.7.1", "relaying is not configured"};
         } else {
-            item.remote[domain].push_back(i);
+            out.remote = true;
+            remote[domain].push_back(i);
         }
     }
-    item.attempt_msg = std::move(msg);
-    return true;
+    auto shared = std::make_shared<Item>(std::move(item));
+    shared->msg = msg;  // kept for finalize() (and the memory budget) while the jobs run
+    // One extra count, dropped below: a transport that answers at once cannot finish the attempt
+    // before every job is handed out.
+    shared->pending = 1 + (local.rcpts.empty() ? 0 : 1) + remote.size();
+    if (!local.rcpts.empty())
+        opts_.local->deliver(std::move(local), [this, shared](delivery::Result r) {
+            part_done(shared, false, std::move(r));
+        });
+    for (auto& [d, idx] : remote)
+        opts_.remote->deliver(delivery::Job{msg, d, std::move(idx), shared->check_existing},
+                              [this, shared](delivery::Result r) {
+                                  part_done(shared, true, std::move(r));
+                              });
+    part_done(shared, false, {});
 }
 
-void QueueManager::remote_done(std::shared_ptr<Item> item, delivery::RemoteResult r) {
-    {
-        std::lock_guard lock(mu_);
-        for (const auto& rr : r.rcpts) {
-            if (rr.index >= item->outcomes.size()) continue;
-            auto& out = item->outcomes[rr.index];
-            out.reply = rr.reply;
-            out.ok = rr.reply.code >= 200 && rr.reply.code < 300;
-            out.permanent = rr.reply.code >= 500;
-            out.dsn_passed = rr.dsn_passed;
-            out.remote_mta = r.mx;
-        }
-        item->remote_results.push_back(std::move(r));
-        if (--item->remote_pending != 0) return;
-        completed_.push_back(std::move(item));
-        // Notified under mu_: `done` may run on any thread, and once stop() has taken mu_ after
-        // us, the queue may be destroyed; a notify after unlocking raced with ~condition_variable.
-        cv_.notify_one();
+void QueueManager::part_done(const std::shared_ptr<Item>& item, bool remote, delivery::Result r) {
+    std::lock_guard lock(mu_);
+    for (const auto& rr : r.rcpts) {
+        if (rr.index >= item->outcomes.size()) continue;
+        auto& out = item->outcomes[rr.index];
+        out.reply = rr.reply;
+        out.ok = rr.disposition() == delivery::Disposition::delivered;
+        out.permanent = rr.disposition() == delivery::Disposition::permanent;
+        out.dsn_passed = rr.dsn_passed;
+        out.remote_mta = r.mx;
     }
+    stats_.delivered_copies += r.copies;
+    if (remote) item->remote_results.push_back(std::move(r));
+    if (--item->pending != 0) return;
+    completed_.push_back(item);
+    // Notified under mu_: `done` may run on any thread, and once stop() has taken mu_ after us,
+    // the queue may be destroyed; a notify after unlocking raced with ~condition_variable.
+    cv_.notify_one();
 }
 
 void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg) {
@@ -712,63 +562,78 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
         }
         deleted = remove_requested_.count(item.id) != 0;
     }
+    const std::string id = item.id;
     if (deleted) {
         // The operator deleted the message during this attempt: no status, no DSN, no retry.
-        end_attempt(item.id);
-        spool_.remove(item.id);
-        log::info("queue_admin", {{"queue_id", env.queue_id}, {"action", "deleted_after_attempt"}});
-        std::lock_guard lock(mu_);
-        --stats_.queued;
+        end_attempt(id);
+        forget(id);
+        log::info("queue_admin", {{"queue_id", id}, {"action", "deleted_after_attempt"}});
         return;
     }
 
     // Report what the sender asked for (or failures by default) before forgetting the message.
     const bool reported = send_dsn(*msg, item, now);
-
-    bool all_final = std::none_of(item.status.begin(), item.status.end(),
-                                  [](auto& s) { return s.state == RecipientState::pending; });
-    bool all_delivered = std::all_of(item.status.begin(), item.status.end(),
-                                     [](auto& s) { return s.state == RecipientState::delivered; });
-    if (all_final && !reported) {
-        if (end_attempt(item.id) == AdminRequest::remove) {
-            spool_.remove(item.id);
+    const bool all_final = std::none_of(item.status.begin(), item.status.end(), [](auto& s) {
+        return s.state == RecipientState::pending;
+    });
+    const bool all_delivered = std::all_of(item.status.begin(), item.status.end(), [](auto& s) {
+        return s.state == RecipientState::delivered;
+    });
+    // Every recipient is delivered, or failed and reported: the spool entry has done its job.
+    if (all_final && reported) {
+        end_attempt(id);
+        if (all_delivered) {
             std::lock_guard lock(mu_);
-            --stats_.queued;
-            return;
+            ++stats_.delivered_messages;
         }
-        // The DSN could not be stored: keep the message (held) rather than lose the report.
-        for (std::size_t i = 0; i < item.status.size(); ++i)
-            if (changed[i]) spool_.record_status(item.id, i, item.status[i], false);
-        spool_.set_held(item.id, true);
-        log::error("message_held", {{"queue_id", env.queue_id}, {"reason", "DSN not stored"}});
-        std::lock_guard lock(mu_);
-        --stats_.queued;
+        forget(id);
         return;
+    }
+
+    // Persist what changed so a restart resumes the schedule instead of starting over. A remote
+    // 250 is synced at once: until then a crash would send the message again. A status record
+    // that cannot be written is logged and otherwise let go: the message stays queued, and at
+    // worst a restart repeats an attempt (Maildir copies are found by name, not made twice).
+    for (std::size_t i = 0; i < item.status.size(); ++i) {
+        if (!changed[i]) continue;
+        const bool sync = !all_final && item.outcomes[i].remote && item.outcomes[i].ok;
+        if (!spool_.record_status(id, i, item.status[i], sync))
+            log::error("spool_status", {{"queue_id", id},
+                                        {"rcpt", env.recipients[i].address},
+                                        {"error", "cannot record the delivery status"}});
     }
     if (all_final) {
-        // Every recipient is delivered, or failed and reported: the spool entry has done its job.
-        end_attempt(item.id);
-        spool_.remove(item.id);
+        // The DSN could not be stored: keep the message (held) rather than lose the report.
+        if (end_attempt(id) == AdminRequest::remove) {
+            forget(id);
+            return;
+        }
+        if (!spool_.set_held(id, true))
+            log::error("spool_status", {{"queue_id", id}, {"error", "cannot record the hold"}});
+        log::error("message_held", {{"queue_id", id}, {"reason", "DSN not stored"}});
         std::lock_guard lock(mu_);
-        if (all_delivered) ++stats_.delivered_messages;
         --stats_.queued;
         return;
     }
-    // Persist what changed so a restart resumes the schedule instead of starting over. A remote
-    // 250 is synced at once: until then a crash would send the message again.
-    for (std::size_t i = 0; i < item.status.size(); ++i)
-        if (changed[i])
-            spool_.record_status(item.id, i, item.status[i],
-                                 item.outcomes[i].remote && item.outcomes[i].ok);
     std::int64_t due = INT64_MAX;
     for (auto& s : item.status)
         if (s.state == RecipientState::pending) due = std::min(due, s.next_attempt_us);
     item.check_existing = true;
     item.outcomes.clear();
     item.remote_results.clear();
-    const std::string id = item.id;
-    if (end_attempt(id, &item, due) == AdminRequest::remove) spool_.remove(id);
+    // (end_attempt already took a deleted message out of the count.)
+    if (end_attempt(id, &item, due) == AdminRequest::remove) forget(id, false);
     // AdminRequest::hold: the operator marked it held in the spool; it waits for a release.
+}
+
+void QueueManager::forget(const std::string& id, bool count_out) {
+    // A failed removal leaves a message whose every recipient is final: recover() skips it at the
+    // next start (nothing is delivered twice) and the operator sees it in `sluice queue list`.
+    if (!spool_.remove(id))
+        log::error("spool_remove", {{"queue_id", id}, {"error", "cannot remove a finished message"}});
+    if (!count_out) return;
+    std::lock_guard lock(mu_);
+    --stats_.queued;
 }
 
 bool QueueManager::send_dsn(const spool::StoredMessage& msg, Item& item, std::int64_t now) {

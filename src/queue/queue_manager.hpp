@@ -2,12 +2,14 @@
 // bounces what cannot be delivered, and removes a message from the spool only when every
 // recipient has a final state (delivered, or failed and reported to the sender).
 //
-// Each recipient is routed on its own: local domains go to Maildir on the delivery threads (file
-// I/O never runs on the event loop); other domains are grouped by domain and handed to the remote
-// courier (SMTP on the event loop), one job per domain. When every part of an attempt has
-// reported, a delivery thread records the per-recipient states in the spool, schedules the next
-// attempt (exponential backoff with jitter), and writes one DSN per message covering every
-// recipient that failed (or, when asked with NOTIFY, was delivered or delayed) in that attempt.
+// Each recipient is routed on its own to a Transport (delivery/transport.hpp): local domains to the
+// local one (Maildir, on its own threads: file I/O never runs on the event loop), other domains
+// grouped by domain to the remote one (SMTP on the event loop), one job per domain. Every
+// transport answers per recipient (delivered, temporary, permanent, with the reply); when every
+// part of an attempt has answered, a queue thread records the per-recipient states in the spool,
+// schedules the next attempt (exponential backoff with jitter), and writes one DSN per message
+// covering every recipient that failed (or, when asked with NOTIFY, was delivered or delayed) in
+// that attempt.
 //
 // A message just committed is delivered from its in-memory copy when the backlog is small, else
 // re-read from the spool. Retries, and every first attempt after a restart, look for the Maildir
@@ -37,33 +39,28 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "delivery/courier.hpp"
+#include "delivery/transport.hpp"
 #include "delivery/local_router.hpp"
 #include "spool/spool.hpp"
 
 namespace sluice::queue {
 
 struct Options {
-    unsigned workers = 4;
+    unsigned workers = 2;  // queue threads: dispatch attempts, record results, write DSNs
     config::Duration retry_initial = std::chrono::minutes(5);
     config::Duration retry_max = std::chrono::hours(4);
     config::Duration lifetime = std::chrono::hours(24 * 5);
     std::string hostname;
-    bool crlf_to_lf = true;
-    bool maildir_batch_sync = true;  // one syncfs per batch of copies instead of fsyncs per copy
-    std::filesystem::path maildir_root;  // its file system's sync descriptor is opened first
-    unsigned batch = 32;                 // ready messages a delivery thread takes at once
-    int nice = 0;  // CPU priority of the delivery threads (0..19; higher: lower)
-    // Makes a file system's pending writes durable (null: syncfs through a descriptor kept per
-    // thread and file system); for tests.
-    std::function<int(const std::string& path)> sync_fs;
+    int nice = 0;  // CPU priority of the queue threads (0..19; higher: lower)
     std::size_t memory_budget = 128 * 1024 * 1024;  // message bytes kept in memory for delivery
     std::optional<config::Duration> delay_warning;  // "delayed" DSN after this long; none = never
-    delivery::RemoteCourier* courier = nullptr;     // null: non-local recipients fail (no relay)
+    delivery::Transport* local = nullptr;   // local domains (required)
+    delivery::Transport* remote = nullptr;  // null: non-local recipients fail (no relay)
 };
 
 // The options a server runs with: [delivery], [queue] and the hostname from the configuration.
-Options options_from(const config::Config& cfg, delivery::RemoteCourier* courier);
+Options options_from(const config::Config& cfg, delivery::Transport* local,
+                     delivery::Transport* remote);
 
 // Counters for logs and tests.
 struct Stats {
@@ -132,17 +129,6 @@ class QueueManager {
         std::string remote_mta;   // "mx.example.net" for DSNs
     };
 
-    // A Maildir copy made in this attempt; with batched syncs it is durable only after the batch's
-    // sync_filesystem(), and it is logged (and counted) only then.
-    struct LocalCopy {
-        std::size_t rcpt = 0;
-        std::string mailbox;
-        std::string path;  // empty: already durable (own fsync, or found from an earlier attempt)
-        std::uint64_t device = 0;
-        bool already_present = false;
-        double ms = 0;
-    };
-
     struct Item {
         std::string id;
         std::shared_ptr<const spool::StoredMessage> msg;  // may be null: load from the spool
@@ -151,28 +137,24 @@ class QueueManager {
         bool check_existing = false;
         bool held = false;
         bool delay_warned = false;  // the "delayed" DSN was sent (kept in the spool: W record)
-        // During an attempt:
+        // During an attempt (guarded by mu_ while transports answer):
         std::vector<Outcome> outcomes;
-        std::vector<delivery::RemoteResult> remote_results;
-        std::size_t remote_pending = 0;
+        std::vector<delivery::Result> remote_results;  // for the per-recipient relay log lines
+        std::size_t pending = 0;                       // transport jobs not answered yet
         std::size_t held_bytes = 0;
-        std::vector<LocalCopy> copies;
-        std::shared_ptr<const spool::StoredMessage> attempt_msg;  // the message being delivered
-        std::map<std::string, std::vector<std::size_t>> remote;   // domain -> recipient indexes
     };
 
     void worker();
-    // An attempt in two steps, so a thread can sync the copies of many messages at once:
-    // begin_attempt writes the local copies and routes the rest (false: nothing left to do);
-    // end_local_copies takes back the copies on a file system whose sync failed, logs the others,
-    // then finalizes the message or hands its remote recipients to the courier.
-    bool begin_attempt(Item& item);
-    void end_local_copies(Item& item, const std::map<std::uint64_t, int>& failed_syncs);
-    void deliver_local(Item& item, const spool::StoredMessage& msg, std::size_t i);
-    void remote_done(std::shared_ptr<Item> item, delivery::RemoteResult r);
+    // Loads the message, routes each pending recipient and hands the jobs to the transports.
+    void begin_attempt(Item item);
+    // One transport job answered; the last one queues the attempt for finalize().
+    void part_done(const std::shared_ptr<Item>& item, bool remote, delivery::Result r);
     void finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg);
     // Writes the DSN this attempt calls for, if any. False only when one was due but not stored.
     bool send_dsn(const spool::StoredMessage& msg, Item& item, std::int64_t now);
+    // Takes the message out of the spool (its job is done, or the operator deleted it) and, with
+    // count_out, out of stats().queued.
+    void forget(const std::string& id, bool count_out = true);
     // What the operator asked about a message while an attempt on it was in progress.
     enum class AdminRequest { none, hold, remove };
     // Ends an attempt: the message is no longer in flight and, unless the operator asked to hold
@@ -186,10 +168,13 @@ class QueueManager {
     spool::Spool& spool_;
     const delivery::LocalRouter& router_;
 
+    // mu_ guards the schedule (ready_, waiting_, completed_), the attempts in flight and the
+    // operator's requests about them, the memory budget and the stats, and each in-flight Item's
+    // outcomes while transports answer. It is never held across spool or file I/O.
     mutable std::mutex mu_;
     std::condition_variable cv_;
     std::deque<Item> ready_;
-    std::deque<std::shared_ptr<Item>> completed_;  // remote parts done: to finalize
+    std::deque<std::shared_ptr<Item>> completed_;  // every transport answered: to finalize
     std::multimap<std::int64_t, Item> waiting_;    // by due time (microseconds)
     std::size_t memory_in_use_ = 0;
     std::set<std::string> in_flight_;         // IDs of the attempts in progress

@@ -25,6 +25,7 @@
 #include "common/log.hpp"
 #include "common/sync_dir.hpp"
 #include "common/thread_name.hpp"
+#include "delivery/maildir_transport.hpp"
 #include "delivery/smtp_courier.hpp"
 #include "dns/resolver.hpp"
 #include "server/connection.hpp"
@@ -57,6 +58,7 @@ struct Server::Impl {
     delivery::LocalRouter router;
     dns::Resolver resolver;
     delivery::SmtpCourier courier;
+    delivery::MaildirTransport maildir;
     queue::QueueManager queue;
     ConnectionLimits limits;
     Context ctx;
@@ -79,7 +81,8 @@ struct Server::Impl {
           router(cfg),
           resolver(io, delivery::resolver_options(cfg)),
           courier(io, resolver, delivery::courier_options(cfg)),
-          queue(queue::options_from(cfg, &courier), spool, router),
+          maildir(delivery::maildir_options(cfg), router),
+          queue(queue::options_from(cfg, &maildir, &courier), spool, router),
           limits(cfg.limits.connections, cfg.limits.connections_per_ip),
           ctx{cfg, spool, queue, router, limits},
           signals(io, SIGTERM, SIGINT) {}
@@ -256,6 +259,7 @@ void Server::run() {
     auto recovered = s.spool.recover();
     log::info("spool_recovered",
               {{"messages", recovered.size()}, {"dir", s.cfg.spool.dir.string()}});
+    s.maildir.start();
     s.queue.start(std::move(recovered));
 
     for (std::size_t i = 0; i < s.acceptors.size(); ++i) {
@@ -306,6 +310,8 @@ void Server::run() {
     for (auto& t : threads) t.join();
     s.control->close();
     s.control->join();  // a queue command in progress finishes before the queue stops
+    // The transports first: none answers a queue that is gone (a dropped job stays in the spool).
+    s.maildir.stop();
     s.queue.stop();
     s.security->stop();
     log::info("stopped", {});

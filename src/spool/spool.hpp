@@ -104,15 +104,16 @@ class Spool {
 
     // Appends a status record for one recipient (blocking). When `sync`, fdatasync before
     // returning.
-    bool record_status(const std::string& id, std::size_t rcpt_index, const RecipientStatus& st,
-                       bool sync);
-    bool set_held(const std::string& id, bool held);
+    // These report false when the spool could not be changed: callers handle it or say why not.
+    [[nodiscard]] bool record_status(const std::string& id, std::size_t rcpt_index,
+                                     const RecipientStatus& st, bool sync);
+    [[nodiscard]] bool set_held(const std::string& id, bool held);
     // Records that the "delayed" DSN for this message has been sent (synced), so a restart does
     // not send a second one.
-    bool set_delay_warned(const std::string& id);
+    [[nodiscard]] bool set_delay_warned(const std::string& id);
 
     // Removes a fully handled message (queue file and status). Blocking.
-    bool remove(const std::string& id);
+    [[nodiscard]] bool remove(const std::string& id);
 
     const std::filesystem::path& dir() const { return dir_; }
 

@@ -1,5 +1,5 @@
-// queue_manager_test.cpp: per-recipient routing, retries and bounces, with a real spool and
-// Maildir in a temporary directory and a scripted fake remote courier.
+// queue_manager_test.cpp: per-recipient routing, retries and bounces, with a real spool and the
+// real Maildir transport in a temporary directory, and a scripted fake remote transport.
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -14,8 +14,9 @@
 
 #include "common/queue_id.hpp"
 #include "config/config.hpp"
-#include "delivery/courier.hpp"
 #include "delivery/maildir.hpp"
+#include "delivery/maildir_transport.hpp"
+#include "delivery/transport.hpp"
 #include "queue/queue_manager.hpp"
 
 using namespace sluice;
@@ -25,15 +26,16 @@ namespace fs = std::filesystem;
 namespace {
 
 // Answers each job with the next scripted reply (the last one repeats), at once.
-class FakeCourier : public delivery::RemoteCourier {
+class FakeCourier : public delivery::Transport {
   public:
     std::deque<smtp::Reply> replies;
     std::mutex mu;
     std::atomic<int> jobs{0};  // atomic: bumped by queue workers, polled by the test thread (TSan)
     std::vector<std::string> domains;
 
-    void deliver(delivery::RemoteJob job,
-                 std::function<void(delivery::RemoteResult)> done) override {
+    std::string_view name() const override { return "fake"; }
+    bool remote() const override { return true; }
+    void deliver(delivery::Job job, std::function<void(delivery::Result)> done) override {
         smtp::Reply r;
         {
             std::lock_guard lock(mu);
@@ -42,7 +44,7 @@ class FakeCourier : public delivery::RemoteCourier {
             r = replies.front();
             if (replies.size() > 1) replies.pop_front();
         }
-        delivery::RemoteResult res;
+        delivery::Result res;
         res.mx = "mx." + job.domain;
         for (auto i : job.rcpts) res.rcpts.push_back({i, r, false});
         std::lock_guard lock(mu);
@@ -68,8 +70,9 @@ struct Fixture : ::testing::Test {
     std::unique_ptr<spool::Spool> spool;
     std::unique_ptr<delivery::LocalRouter> router;
     FakeCourier courier;
+    std::unique_ptr<delivery::MaildirTransport> maildir;
     std::unique_ptr<queue::QueueManager> qm;
-    std::atomic<int> syncs{0};       // file system syncs the queue asked for
+    std::atomic<int> syncs{0};       // file system syncs the transport asked for
     std::atomic<int> fail_syncs{0};  // how many of the next ones fail with EIO
 
     void SetUp() override {
@@ -80,11 +83,21 @@ struct Fixture : ::testing::Test {
         cfg.delivery.maildir_root = dir / "mail";
         spool = std::make_unique<spool::Spool>(spool::Spool::Options{dir / "spool", 1, nullptr});
         router = std::make_unique<delivery::LocalRouter>(cfg);
-        auto o = queue::options_from(cfg, &courier);
-        o.workers = 1;
-        o.retry_initial = 50ms;
-        o.retry_max = 100ms;
-        o.sync_fs = [this](const std::string& path) {
+        restart(counting_sync());
+    }
+    void TearDown() override {
+        stop();
+        fs::remove_all(dir);
+    }
+    // The transports first (transport.hpp): none answers a queue that is gone.
+    void stop() {
+        if (maildir) maildir->stop();
+        if (qm) qm->stop();
+        courier.join();  // no new jobs after stop(); outstanding replies reach a live queue
+    }
+
+    std::function<int(const std::string&)> counting_sync() {
+        return [this](const std::string& path) {
             ++syncs;
             if (fail_syncs > 0) {
                 --fail_syncs;
@@ -92,13 +105,36 @@ struct Fixture : ::testing::Test {
             }
             return delivery::sync_filesystem(path);
         };
-        qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
-        qm->start({});
     }
-    void TearDown() override {
-        qm->stop();
-        courier.join();  // no new jobs after stop(); outstanding replies reach a live queue
-        fs::remove_all(dir);
+
+    // A new Maildir transport and queue (the old ones stopped). `start`: start both now.
+    void restart(std::function<int(const std::string&)> sync_fs, unsigned threads = 1,
+                 unsigned batch = 32, bool start = true,
+                 std::optional<queue::Options> opts = std::nullopt) {
+        stop();
+        qm.reset();
+        auto mo = delivery::maildir_options(cfg);
+        mo.threads = threads;
+        mo.batch = batch;
+        mo.batch_sync = true;
+        mo.sync_fs = std::move(sync_fs);
+        maildir = std::make_unique<delivery::MaildirTransport>(mo, *router);
+        auto o = opts ? *opts : queue_options();
+        o.local = maildir.get();
+        o.remote = &courier;
+        qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
+        if (start) {
+            maildir->start();
+            qm->start({});
+        }
+    }
+
+    queue::Options queue_options() {
+        auto o = queue::options_from(cfg, nullptr, &courier);
+        o.workers = 1;
+        o.retry_initial = 50ms;
+        o.retry_max = 100ms;
+        return o;
     }
 
     void submit(std::string sender, std::vector<std::string> rcpts) {
@@ -125,10 +161,7 @@ struct Fixture : ::testing::Test {
 
     // Remote deliveries keep failing temporarily, and the sender gets a "delayed" DSN at once.
     queue::Options delay_warning_options() {
-        auto o = queue::options_from(cfg, &courier);
-        o.workers = 1;
-        o.retry_initial = 50ms;
-        o.retry_max = 100ms;
+        auto o = queue_options();
         o.delay_warning = 1ms;
         return o;
     }
@@ -137,9 +170,7 @@ struct Fixture : ::testing::Test {
     // warning has reached the sender (bob) and left the spool. Returns the message's queue ID.
     std::string submit_until_delay_warning() {
         courier.replies = {{451, "4.2.2", "mailbox full"}};
-        qm->stop();
-        qm = std::make_unique<queue::QueueManager>(delay_warning_options(), *spool, *router);
-        qm->start({});
+        restart(counting_sync(), 1, 32, true, delay_warning_options());
         submit("bob@example.org", {"x@a.test"});
         const std::string id = spool->list_ids().at(0);
         EXPECT_TRUE(eventually([&] { return mails("bob") == 1; }));
@@ -208,19 +239,14 @@ TEST_F(Fixture, FailedBatchSyncTakesCopiesBackAndRetries) {
 // A Maildir reader (Dovecot) may move a new copy to cur/ before the batch sync runs: the sync must
 // not depend on the file still being in new/, or the message is deferred for nothing.
 TEST_F(Fixture, BatchSyncSurvivesAReaderMovingTheCopy) {
-    qm->stop();
-    auto o = queue::options_from(cfg, &courier);
-    o.workers = 1;
-    o.sync_fs = [this](const std::string& path) {
+    restart([this](const std::string& path) {
         ++syncs;
         const fs::path box = dir / "mail" / "example.org" / "alice";
         std::error_code ec;
         for (const auto& e : fs::directory_iterator(box / "new", ec))
             fs::rename(e.path(), box / "cur" / (e.path().filename().string() + ":2,S"), ec);
         return delivery::sync_filesystem(path);
-    };
-    qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
-    qm->start({});
+    });
     submit("bob@example.org", {"alice@example.org"});
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
     EXPECT_EQ(qm->stats().deferred, 0u);
@@ -231,17 +257,13 @@ TEST_F(Fixture, BatchSyncSurvivesAReaderMovingTheCopy) {
 }
 
 TEST_F(Fixture, ManyReadyMessagesShareSyncs) {
-    qm->stop();  // queue up work first, then let one thread take it in batches
-    auto o = queue::options_from(cfg, &courier);
-    o.workers = 1;
-    o.batch = 16;
-    o.sync_fs = [this](const std::string& path) {
-        ++syncs;
-        return delivery::sync_filesystem(path);
-    };
-    qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
+    // Queue up work first (the queue hands 40 jobs to a transport not yet started), then let one
+    // transport thread take it in batches.
+    restart(counting_sync(), 1, 16, false);
     for (int i = 0; i < 40; ++i) submit("bob@example.org", {"alice@example.org"});
     qm->start({});
+    ASSERT_TRUE(eventually([&] { return maildir->queued() == 40; }));
+    maildir->start();
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
     EXPECT_EQ(mails("alice"), 40u);
     EXPECT_LE(syncs.load(), 3);  // 16 + 16 + 8
@@ -251,14 +273,10 @@ TEST_F(Fixture, ManyReadyMessagesShareSyncs) {
 // Without a test hook the batch sync goes through the delivery thread's own syncfs descriptors
 // (the Maildir root's, opened at start, and one per other file system).
 TEST_F(Fixture, RealBatchSyncDelivers) {
-    qm->stop();
     fs::create_directories(dir / "mail");
-    auto o = queue::options_from(cfg, &courier);
-    o.workers = 2;
-    o.batch = 8;
-    ASSERT_FALSE(o.sync_fs);
-    qm = std::make_unique<queue::QueueManager>(o, *spool, *router);
+    restart(nullptr, 2, 8, false);
     for (int i = 0; i < 20; ++i) submit("bob@example.org", {"alice@example.org"});
+    maildir->start();
     qm->start({});
     ASSERT_TRUE(eventually([&] { return spool->list_ids().empty(); }));
     EXPECT_EQ(mails("alice"), 20u);
@@ -323,15 +341,15 @@ TEST_F(Fixture, DelayWarningIsNotRepeatedAfterARestart) {
     const std::string id = submit_until_delay_warning();
     EXPECT_TRUE(spool->load_entry(id)->delay_warned);
 
-    qm->stop();
-    courier.join();
+    stop();
     qm.reset();
     spool = std::make_unique<spool::Spool>(spool::Spool::Options{dir / "spool", 1, nullptr});
     auto recovered = spool->recover();
     ASSERT_EQ(recovered.size(), 1u);
     EXPECT_TRUE(recovered[0].delay_warned);
-    qm = std::make_unique<queue::QueueManager>(delay_warning_options(), *spool, *router);
+    restart(counting_sync(), 1, 32, false, delay_warning_options());
     const int jobs = courier.jobs;
+    maildir->start();
     qm->start(std::move(recovered));
     ASSERT_TRUE(eventually([&] { return courier.jobs >= jobs + 3; }));  // still retried
     EXPECT_EQ(qm->stats().bounces, 0u);
