@@ -8,7 +8,10 @@ end-to-end messages/s (until every copy is in a Maildir), p50/p99 end-of-data-to
 bench/loadgen, a separate pass), CPU seconds per 1,000 messages, and peak RSS.
 
 Usage (as root, on the benchmark machine):
-    bench/compare.py [--runs 3] [--quick] [--out bench/results.json]
+    bench/compare.py [--runs 3] [--quick] [--out bench/results.json] [--baseline-rev REV]
+With --baseline-rev, Sluice as of that git revision (built in a worktree under the work dir) runs
+as a fourth server in the same turns, and per-turn ratios new/old are printed: how a refactor is
+judged ("within noise").
 Results are printed as a Markdown table for docs/benchmarks.md.
 """
 import argparse
@@ -137,9 +140,10 @@ class Server:
 class Sluice(Server):
     name = "sluice"
 
-    def __init__(self, binary, relay_port):
+    def __init__(self, binary, relay_port, name="sluice"):
+        self.name = name
         self.port = free_port()
-        self.dir = WORK / "sluice"
+        self.dir = WORK / name
         move_to_trash(self.dir)  # the last benchmark's files: no bulk delete now
         self.dir.mkdir(parents=True)
         self.maildir_root = self.dir / "data" / "mail"
@@ -399,6 +403,8 @@ def main():
     ap.add_argument("--out", default=str(WORK / "results.json"))
     ap.add_argument("--settle", type=float, default=300.0,
                     help="seconds to let a benchmark's bulk delete age before measuring")
+    ap.add_argument("--baseline-rev", default="",
+                    help="also run Sluice built from this git revision, in the same turns")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("compare.py runs Postfix and must run as root")
@@ -409,6 +415,7 @@ def main():
        stdout=subprocess.DEVNULL)
     binary = str(REPO / "build-release" / "apps" / "sluice" / "sluice")
     loadgen = str(REPO / "build-release" / "bench" / "sluice-loadgen")
+    baseline = build_baseline(args.baseline_rev) if args.baseline_rev else None
 
     scale = 0.4 if args.quick else 1.0
     workloads = [
@@ -430,7 +437,10 @@ def main():
                   flush=True)
             time.sleep(wait)
     sink = Sink()
-    servers = [Sluice(binary, sink.port), Postfix(sink.port), sink]
+    servers = [Sluice(binary, sink.port)]
+    if baseline:
+        servers.append(Sluice(baseline, sink.port, name="sluice-base"))
+    servers += [Postfix(sink.port), sink]
     results = {}
     try:
         for wl in workloads:
@@ -478,6 +488,30 @@ def main():
             r_sk = "%.2f" % (a / sk[i]["accepted_per_s"]) if i < len(sk) else "-"
             turns.append("%s / %s" % (r_pf, r_sk))
         print("  %-12s %s" % (wl, ", ".join(turns)))
+    if baseline:
+        print("\nper-turn ratios, this build / %s (accepted/s, end-to-end/s, CPU per message):"
+              % args.baseline_rev)
+        for wl, per in results.items():
+            new, old = per.get("sluice", []), per.get("sluice-base", [])
+            turns = []
+            for a, b in zip(new, old):
+                ratio = lambda k: ("%.2f" % (a[k] / b[k])) if a.get(k) and b.get(k) else "-"
+                turns.append("%s / %s / %s" % (ratio("accepted_per_s"), ratio("e2e_per_s"),
+                                               ratio("cpu_s_per_1000")))
+            print("  %-12s %s" % (wl, ", ".join(turns)))
+
+
+def build_baseline(rev):
+    """Builds Sluice at `rev` (Release, benchmarks on) in a worktree; returns its binary."""
+    tree = WORK / "baseline"
+    if tree.exists():
+        sh("git", "worktree", "remove", "--force", str(tree), cwd=REPO, check=False)
+        shutil.rmtree(tree, ignore_errors=True)
+    sh("git", "worktree", "add", "--detach", str(tree), rev, cwd=REPO, stdout=subprocess.DEVNULL)
+    sh("cmake", "--preset", "release", "-DSLUICE_BENCH=ON", cwd=tree, stdout=subprocess.DEVNULL)
+    sh("cmake", "--build", "--preset", "release", "-j%d" % os.cpu_count(), cwd=tree,
+       stdout=subprocess.DEVNULL)
+    return str(tree / "build-release" / "apps" / "sluice" / "sluice")
 
 
 if __name__ == "__main__":
