@@ -4,10 +4,10 @@
 // Like smtp-source it waits for each reply (no pipelining), sends the message body and the final
 // dot in one write, and can open a new connection per message or reuse one. Prints one JSON line.
 // Loopback benchmarking only: it connects where it is told and nowhere else.
+#include <fmt/format.h>
 #include <CLI/CLI.hpp>
 #include <boost/asio.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <atomic>
@@ -131,9 +131,12 @@ int main(int argc, char** argv) {
     double secs = std::chrono::duration<double>(clock_type::now() - start).count();
     auto& l = sh.latencies_ms;
     std::sort(l.begin(), l.end());
-    auto pct = [&](double p) { return l.empty() ? 0.0 : l[std::min(l.size() - 1, std::size_t(p * l.size()))]; };
-    fmt::print("{{\"messages\": {}, \"errors\": {}, \"seconds\": {:.3f}, \"rate\": {:.1f}, "
-               "\"p50_ms\": {:.3f}, \"p99_ms\": {:.3f}, \"max_ms\": {:.3f}}}\n",
-               sh.done, sh.errors, secs, sh.done / secs, pct(0.5), pct(0.99), l.empty() ? 0.0 : l.back());
+    auto pct = [&](double p) {
+        return l.empty() ? 0.0 : l[std::min(l.size() - 1, std::size_t(p * l.size()))];
+    };
+    fmt::print(
+        "{{\"messages\": {}, \"errors\": {}, \"seconds\": {:.3f}, \"rate\": {:.1f}, "
+        "\"p50_ms\": {:.3f}, \"p99_ms\": {:.3f}, \"max_ms\": {:.3f}}}\n",
+        sh.done, sh.errors, secs, sh.done / secs, pct(0.5), pct(0.99), l.empty() ? 0.0 : l.back());
     return sh.errors ? 1 : 0;
 }

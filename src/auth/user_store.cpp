@@ -4,9 +4,7 @@
 #include "common/ascii.hpp"
 
 namespace sluice::auth {
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 bool owns_sender(const User& user, std::string_view sender) {
     if (sender.empty()) return true;

@@ -1,8 +1,8 @@
 // cidr.hpp: IPv4/IPv6 networks in CIDR notation, and lists of them, for access control.
 //
-// SECURITY: parses operator config (trusted) and matches client addresses taken from accept() (kernel
-// supplied). IPv4-mapped IPv6 clients (::ffff:a.b.c.d) match IPv4 networks, so a dual-stack listener
-// cannot be used to slip past an IPv4 deny list.
+// SECURITY: parses operator config (trusted) and matches client addresses taken from accept()
+// (kernel supplied). IPv4-mapped IPv6 clients (::ffff:a.b.c.d) match IPv4 networks, so a dual-stack
+// listener cannot be used to slip past an IPv4 deny list.
 #pragma once
 
 #include <array>
@@ -33,7 +33,7 @@ struct Cidr {
 };
 
 class CidrList {
-public:
+  public:
     CidrList() = default;
     explicit CidrList(std::vector<Cidr> nets) : nets_(std::move(nets)) {}
     bool contains(const IpAddress& a) const;
@@ -41,7 +41,7 @@ public:
     const std::vector<Cidr>& nets() const { return nets_; }
     void add(const Cidr& c) { nets_.push_back(c); }
 
-private:
+  private:
     std::vector<Cidr> nets_;
 };
 

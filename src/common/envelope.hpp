@@ -1,9 +1,10 @@
-// envelope.hpp: the SMTP envelope of one accepted message, as it travels from the session through the
-// spool to delivery.
+// envelope.hpp: the SMTP envelope of one accepted message, as it travels from the session through
+// the spool to delivery.
 //
-// SECURITY: every string here came from an untrusted client, but only after the smtp parsers accepted it
-// (valid RFC 5321 paths, bounded lengths). Consumers still treat them as data, never as paths or commands.
-// STANDARDS: RFC 5321 (envelope), RFC 3461 (DSN parameters), RFC 6152/3030 (body types), RFC 6531.
+// SECURITY: every string here came from an untrusted client, but only after the smtp parsers
+// accepted it (valid RFC 5321 paths, bounded lengths). Consumers still treat them as data, never as
+// paths or commands. STANDARDS: RFC 5321 (envelope), RFC 3461 (DSN parameters), RFC 6152/3030 (body
+// types), RFC 6531.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +26,9 @@ enum NotifyFlags : std::uint8_t {
 enum class DsnRet : std::uint8_t { unspecified = 0, full = 1, hdrs = 2 };
 
 struct EnvelopeRecipient {
-    std::string address;  // local@domain as accepted at RCPT (domain lower-cased); "postmaster" alone
-    std::string orcpt;    // RFC 3461 ORCPT value as sent (addr-type;xtext), empty if none
+    std::string
+        address;        // local@domain as accepted at RCPT (domain lower-cased); "postmaster" alone
+    std::string orcpt;  // RFC 3461 ORCPT value as sent (addr-type;xtext), empty if none
     std::uint8_t notify = 0;
 
     bool operator==(const EnvelopeRecipient&) const = default;
@@ -43,7 +45,7 @@ struct Envelope {
     BodyType body = BodyType::seven_bit;
     bool smtputf8 = false;
     DsnRet ret = DsnRet::unspecified;
-    std::string envid;           // RFC 3461 ENVID (xtext as sent)
+    std::string envid;                // RFC 3461 ENVID (xtext as sent)
     std::int64_t received_at_us = 0;  // acceptance time, microseconds since the Unix epoch
 
     bool operator==(const Envelope&) const = default;

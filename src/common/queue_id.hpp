@@ -1,8 +1,9 @@
 // queue_id.hpp: unique, time-ordered queue IDs for accepted messages.
 //
-// An ID is 16 characters of Crockford base-32 (0-9, A-Z without I L O U): 11 for the acceptance time in
-// microseconds and 5 for a per-process counter mixed with random bits, so IDs sort by arrival, never
-// repeat within a process, and do not collide across restarts. They are safe as file names.
+// An ID is 16 characters of Crockford base-32 (0-9, A-Z without I L O U): 11 for the acceptance
+// time in microseconds and 5 for a per-process counter mixed with random bits, so IDs sort by
+// arrival, never repeat within a process, and do not collide across restarts. They are safe as file
+// names.
 #pragma once
 
 #include <cstdint>

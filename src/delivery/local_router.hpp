@@ -24,7 +24,7 @@ namespace sluice::delivery {
 enum class RcptStatus { local, unknown_user, not_local };
 
 class LocalRouter {
-public:
+  public:
     explicit LocalRouter(const config::Config& cfg);
 
     bool is_local_domain(std::string_view domain) const;
@@ -32,13 +32,14 @@ public:
     // domain "" is the bare "postmaster" recipient (RFC 5321 4.5.1): the first configured domain.
     RcptStatus check(std::string_view local, std::string_view domain) const;
 
-    // Mailbox addresses ("user@domain", lower-case, deduplicated) for a recipient; empty if unknown.
+    // Mailbox addresses ("user@domain", lower-case, deduplicated) for a recipient; empty if
+    // unknown.
     std::vector<std::string> expand(std::string_view local, std::string_view domain) const;
 
     // <maildir_root>/<domain>/<user> for a mailbox address returned by expand().
     std::filesystem::path maildir_for(std::string_view mailbox) const;
 
-private:
+  private:
     struct DomainInfo;
     const DomainInfo* find(std::string_view domain) const;
     std::vector<std::pair<std::string, std::shared_ptr<DomainInfo>>> domains_;

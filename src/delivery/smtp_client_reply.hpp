@@ -61,8 +61,8 @@ struct Extensions {
     bool enhancedstatuscodes = false;
     bool auth_plain = false;  // AUTH PLAIN offered
     bool auth_login = false;  // AUTH LOGIN offered
-    bool has_size = false;   // SIZE announced
-    std::uint64_t size = 0;  // SIZE limit; 0 = none given
+    bool has_size = false;    // SIZE announced
+    std::uint64_t size = 0;   // SIZE limit; 0 = none given
 };
 
 // From a 250 EHLO reply (first line is the greeting, the rest keywords with parameters).

@@ -25,8 +25,8 @@
 
 #include "config/config.hpp"
 #include "delivery/async_limiter.hpp"
-#include "delivery/transport.hpp"
 #include "delivery/smtp_client.hpp"
+#include "delivery/transport.hpp"
 #include "dns/resolver.hpp"
 
 namespace sluice::delivery {

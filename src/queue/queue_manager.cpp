@@ -452,10 +452,9 @@ void QueueManager::begin_attempt(Item item) {
             part_done(shared, false, std::move(r));
         });
     for (auto& [d, idx] : remote)
-        opts_.remote->deliver(delivery::Job{msg, d, std::move(idx), shared->check_existing},
-                              [this, shared](delivery::Result r) {
-                                  part_done(shared, true, std::move(r));
-                              });
+        opts_.remote->deliver(
+            delivery::Job{msg, d, std::move(idx), shared->check_existing},
+            [this, shared](delivery::Result r) { part_done(shared, true, std::move(r)); });
     part_done(shared, false, {});
 }
 
@@ -573,9 +572,8 @@ void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::Store
 
     // Report what the sender asked for (or failures by default) before forgetting the message.
     const bool reported = send_dsn(*msg, item, now);
-    const bool all_final = std::none_of(item.status.begin(), item.status.end(), [](auto& s) {
-        return s.state == RecipientState::pending;
-    });
+    const bool all_final = std::none_of(item.status.begin(), item.status.end(),
+                                        [](auto& s) { return s.state == RecipientState::pending; });
     const bool all_delivered = std::all_of(item.status.begin(), item.status.end(), [](auto& s) {
         return s.state == RecipientState::delivered;
     });
@@ -630,7 +628,8 @@ void QueueManager::forget(const std::string& id, bool count_out) {
     // A failed removal leaves a message whose every recipient is final: recover() skips it at the
     // next start (nothing is delivered twice) and the operator sees it in `sluice queue list`.
     if (!spool_.remove(id))
-        log::error("spool_remove", {{"queue_id", id}, {"error", "cannot remove a finished message"}});
+        log::error("spool_remove",
+                   {{"queue_id", id}, {"error", "cannot remove a finished message"}});
     if (!count_out) return;
     std::lock_guard lock(mu_);
     --stats_.queued;

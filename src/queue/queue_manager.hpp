@@ -39,8 +39,8 @@
 #include <vector>
 
 #include "config/config.hpp"
-#include "delivery/transport.hpp"
 #include "delivery/local_router.hpp"
+#include "delivery/transport.hpp"
 #include "spool/spool.hpp"
 
 namespace sluice::queue {
@@ -54,8 +54,8 @@ struct Options {
     int nice = 0;  // CPU priority of the queue threads (0..19; higher: lower)
     std::size_t memory_budget = 128 * 1024 * 1024;  // message bytes kept in memory for delivery
     std::optional<config::Duration> delay_warning;  // "delayed" DSN after this long; none = never
-    delivery::Transport* local = nullptr;   // local domains (required)
-    delivery::Transport* remote = nullptr;  // null: non-local recipients fail (no relay)
+    delivery::Transport* local = nullptr;           // local domains (required)
+    delivery::Transport* remote = nullptr;          // null: non-local recipients fail (no relay)
 };
 
 // The options a server runs with: [delivery], [queue] and the hostname from the configuration.

@@ -214,8 +214,9 @@ asio::awaitable<bool> Connection::flush() {
     std::string& out = session_.output();
     if (out.empty()) co_return true;
     if (!timed_out_) set_deadline(ctx_.cfg.timeouts.command);
-    auto [ec, n] = tls_ ? co_await asio::async_write(*tls_, asio::buffer(out), as_tuple_awaitable)
-                        : co_await asio::async_write(socket_, asio::buffer(out), as_tuple_awaitable);
+    auto [ec, n] = tls_
+                       ? co_await asio::async_write(*tls_, asio::buffer(out), as_tuple_awaitable)
+                       : co_await asio::async_write(socket_, asio::buffer(out), as_tuple_awaitable);
     out.clear();
     if (ec) {
         tls_clean_ = false;  // a TLS record may have been cut short
@@ -248,11 +249,10 @@ asio::awaitable<void> Connection::serve() {
                 in_message_ = in_msg;
                 set_deadline(in_msg ? ctx_.cfg.timeouts.data_block : ctx_.cfg.timeouts.command);
                 reading_ = true;
-                auto [ec, n] =
-                    tls_ ? co_await tls_->async_read_some(asio::buffer(buf.get(), kReadBuffer),
-                                                          as_tuple_awaitable)
-                         : co_await socket_.async_read_some(asio::buffer(buf.get(), kReadBuffer),
-                                                            as_tuple_awaitable);
+                auto [ec, n] = tls_ ? co_await tls_->async_read_some(
+                                          asio::buffer(buf.get(), kReadBuffer), as_tuple_awaitable)
+                                    : co_await socket_.async_read_some(
+                                          asio::buffer(buf.get(), kReadBuffer), as_tuple_awaitable);
                 reading_ = false;
                 if (ec) {
                     if (timed_out_) {
@@ -367,7 +367,7 @@ asio::awaitable<void> Connection::commit() {
     for (auto e : {policy::Event::headers, policy::Event::message}) {
         if (!chain_.wants(e)) continue;
         facts_.message = e == policy::Event::headers ? smtp::header_section(pm.message)
-                                                      : std::string_view(pm.message);
+                                                     : std::string_view(pm.message);
         auto v = co_await chain_.run(e, facts_);
         facts_.message = {};
         if (disconnects(v)) co_return;
@@ -378,8 +378,12 @@ asio::awaitable<void> Connection::commit() {
         }
         for (auto& h : v.headers) added_headers_.push_back(std::move(h));
     }
-    intake::Submission sub{std::move(pm.envelope), std::move(pm.message), std::move(pm.tls),
-                           std::move(added_headers_), user_ ? user_->name : std::string(), id_};
+    intake::Submission sub{std::move(pm.envelope),
+                           std::move(pm.message),
+                           std::move(pm.tls),
+                           std::move(added_headers_),
+                           user_ ? user_->name : std::string(),
+                           id_};
     added_headers_.clear();
     facts_.envelope = &session_.envelope();
     intake::Result r = co_await ctx_.intake->submit(std::move(sub));
@@ -402,10 +406,11 @@ asio::awaitable<bool> Connection::handshake() {
         co_return false;
     }
     tls_clean_ = true;
-    log::info("tls", {{"session", id_},
-                      {"ip", client_ip_},
-                      {"version", SSL_get_version(tls_->native_handle())},
-                      {"cipher", SSL_CIPHER_get_name(SSL_get_current_cipher(tls_->native_handle()))}});
+    log::info("tls",
+              {{"session", id_},
+               {"ip", client_ip_},
+               {"version", SSL_get_version(tls_->native_handle())},
+               {"cipher", SSL_CIPHER_get_name(SSL_get_current_cipher(tls_->native_handle()))}});
     co_return true;
 }
 
@@ -454,8 +459,7 @@ asio::awaitable<void> Connection::authenticate() {
             u.reset();
         }
         // Unknown users cost the same time as known ones: no user enumeration by timing.
-        bool ok = auth::verify_password(u ? u->password_hash : auth::dummy_hash(),
-                                        job->password);
+        bool ok = auth::verify_password(u ? u->password_hash : auth::dummy_hash(), job->password);
         auth::Credentials wipe{{}, {}, std::move(job->password)};
         auth::wipe(wipe);
         // Acting for someone else (authzid) is not supported: only oneself.
@@ -468,7 +472,8 @@ asio::awaitable<void> Connection::authenticate() {
     const std::string login = job->authcid;
     if (user) {
         guard.success(client_ip_);
-        log::info("auth", {{"session", id_}, {"ip", client_ip_}, {"user", user->name}, {"ok", true}});
+        log::info("auth",
+                  {{"session", id_}, {"ip", client_ip_}, {"user", user->name}, {"ok", true}});
         user_ = std::move(user);
         facts_.user = &*user_;  // authenticated users may relay
         session_.auth_verdict({235, "2.7.0", "Authentication successful"}, user_->name);

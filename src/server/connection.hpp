@@ -105,7 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     clock::time_point message_started_;
     std::size_t message_bytes_ = 0;
     std::string close_reason_ = "quit";
-    std::optional<auth::User> user_;    // after a successful AUTH
+    std::optional<auth::User> user_;  // after a successful AUTH
     // What the Policy stages see; kept current as the session goes (helo, TLS, user, envelope).
     const policy::Chain& chain_;
     policy::Facts facts_;

@@ -12,10 +12,10 @@
 #include "config/config.hpp"
 #include "delivery/local_router.hpp"
 #include "intake/intake.hpp"
+#include "policy/rate_limit.hpp"
 #include "queue/queue_manager.hpp"
 #include "server/connection_limits.hpp"
 #include "spool/spool.hpp"
-#include "policy/rate_limit.hpp"
 #include "tls/context.hpp"
 
 namespace sluice::server {

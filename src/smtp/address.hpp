@@ -15,8 +15,9 @@
 namespace sluice::smtp {
 
 struct Mailbox {
-    std::string local;   // as written, without quotes removed (e.g. "\"john doe\"" stays quoted)
-    std::string domain;  // lower-cased if a name; address literals kept as "[1.2.3.4]" / "[IPv6:...]"
+    std::string local;  // as written, without quotes removed (e.g. "\"john doe\"" stays quoted)
+    std::string
+        domain;  // lower-cased if a name; address literals kept as "[1.2.3.4]" / "[IPv6:...]"
     bool domain_is_literal = false;
     bool utf8 = false;  // local part or domain contains non-ASCII (needs SMTPUTF8)
 
@@ -44,10 +45,11 @@ struct PathResult {
     std::string_view rest;  // input after the closing '>' (ESMTP parameters follow)
 };
 
-// Parses a path starting at '<'. When allow_null, "<>" is valid (reverse-path). When allow_postmaster,
-// "<Postmaster>" with no domain is accepted (RFC 5321 4.5.1) and yields local="postmaster", domain "".
-// Non-ASCII is accepted when it is valid UTF-8 and sets Mailbox::utf8; the session decides whether
-// SMTPUTF8 allows it.
+// Parses a path starting at '<'. When allow_null, "<>" is valid (reverse-path). When
+// allow_postmaster,
+// "<Postmaster>" with no domain is accepted (RFC 5321 4.5.1) and yields local="postmaster", domain
+// "". Non-ASCII is accepted when it is valid UTF-8 and sets Mailbox::utf8; the session decides
+// whether SMTPUTF8 allows it.
 PathResult parse_path(std::string_view in, bool allow_null, bool allow_postmaster);
 
 // The local part with quoting removed and backslash escapes resolved ("\"a b\"" -> "a b").

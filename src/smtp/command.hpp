@@ -1,7 +1,7 @@
 // command.hpp: splitting SMTP command lines into verb, path and ESMTP parameters.
 //
-// SECURITY: input is an untrusted line (CRLF already removed, length already bounded by the caller).
-// STANDARDS: RFC 5321 4.1.1, 4.1.2 (esmtp-param), RFC 1869/5321 parameter syntax.
+// SECURITY: input is an untrusted line (CRLF already removed, length already bounded by the
+// caller). STANDARDS: RFC 5321 4.1.1, 4.1.2 (esmtp-param), RFC 1869/5321 parameter syntax.
 #pragma once
 
 #include <optional>
@@ -14,8 +14,21 @@
 namespace sluice::smtp {
 
 enum class Verb {
-    helo, ehlo, mail, rcpt, data, bdat, rset, noop, quit, vrfy, expn, help, starttls, auth,
-    http,     // GET/POST/HEAD/PUT/CONNECT...: someone speaks HTTP to the SMTP port
+    helo,
+    ehlo,
+    mail,
+    rcpt,
+    data,
+    bdat,
+    rset,
+    noop,
+    quit,
+    vrfy,
+    expn,
+    help,
+    starttls,
+    auth,
+    http,  // GET/POST/HEAD/PUT/CONNECT...: someone speaks HTTP to the SMTP port
     unknown,
 };
 
@@ -35,8 +48,8 @@ struct Param {
 
 enum class ArgError {
     none,
-    syntax,         // 501: missing "FROM:"/"TO:", malformed path or parameter
-    address,        // 501/553: the path failed (see address_error)
+    syntax,   // 501: missing "FROM:"/"TO:", malformed path or parameter
+    address,  // 501/553: the path failed (see address_error)
 };
 
 struct PathArgs {

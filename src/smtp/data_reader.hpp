@@ -1,10 +1,10 @@
 // data_reader.hpp: incremental reader for the DATA phase (dot-stuffed text ending at CRLF.CRLF).
 //
 // SECURITY: the input is untrusted bytes from the client, possibly split anywhere. End of data is
-// recognised only as CRLF "." CRLF (or "." CRLF as the very first line). A bare LF or bare CR anywhere
-// marks the message as rejected (SMTP smuggling defence) but never ends it; the reader keeps consuming
-// until the real end so the session stays in sync. NUL bytes are flagged too. Size and line limits are
-// flagged and storing stops, so memory stays bounded by the size limit.
+// recognised only as CRLF "." CRLF (or "." CRLF as the very first line). A bare LF or bare CR
+// anywhere marks the message as rejected (SMTP smuggling defence) but never ends it; the reader
+// keeps consuming until the real end so the session stays in sync. NUL bytes are flagged too. Size
+// and line limits are flagged and storing stops, so memory stays bounded by the size limit.
 // STANDARDS: RFC 5321 4.1.1.4 (DATA), 4.5.2 (transparency), 4.5.3.1.6 (text line 1000 octets).
 #pragma once
 
@@ -15,13 +15,14 @@
 namespace sluice::smtp {
 
 class DataReader {
-public:
+  public:
     // max_size: message bytes (after unstuffing) beyond which too_big() is set and storing stops.
     // max_line: longest text line in octets including CRLF.
     DataReader(std::size_t max_size, std::size_t max_line);
 
-    // Consumes bytes up to and including the end-of-data marker. Returns how many bytes of `in` were
-    // used; bytes after the marker belong to the next command (pipelining) and are not consumed.
+    // Consumes bytes up to and including the end-of-data marker. Returns how many bytes of `in`
+    // were used; bytes after the marker belong to the next command (pipelining) and are not
+    // consumed.
     std::size_t feed(std::string_view in);
 
     bool done() const { return done_; }
@@ -34,13 +35,14 @@ public:
     // Total bytes of message content seen (after unstuffing), even beyond the limit.
     std::size_t size() const { return size_; }
 
-    // The unstuffed message, CRLF line endings, ending with the CRLF before the final dot (empty for
-    // an empty message). Valid content only while ok().
+    // The unstuffed message, CRLF line endings, ending with the CRLF before the final dot (empty
+    // for an empty message). Valid content only while ok().
     std::string& data() { return data_; }
 
-private:
-    // line_start: after CRLF (or at the start); dot: "." at line start; dot_cr: "." CR at line start;
-    // in_line: inside a line; cr: CR seen inside a line, LF decides whether it ends the line.
+  private:
+    // line_start: after CRLF (or at the start); dot: "." at line start; dot_cr: "." CR at line
+    // start; in_line: inside a line; cr: CR seen inside a line, LF decides whether it ends the
+    // line.
     enum class State { line_start, in_line, cr, dot, dot_cr };
     void content(const char* p, std::size_t n);  // n bytes of text inside a line
     void end_line();                             // the CRLF that ends a line

@@ -8,7 +8,9 @@
 namespace sluice::smtp {
 namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool is_wsp(char c) {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && is_wsp(s.front())) s.remove_prefix(1);
@@ -39,14 +41,14 @@ std::optional<std::string> from_header_address(std::string_view message) {
         std::string_view line = message.substr(pos, end - pos);
         pos = end + 1;
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) break;  // end of the header section
+        if (line.empty()) break;                            // end of the header section
         if (line.front() == ' ' || line.front() == '\t') {  // folded continuation
             if (continuing) from.append(line);
             continue;
         }
         const auto colon = line.find(':');
-        continuing = colon != std::string_view::npos &&
-                     ascii_iequals(trim(line.substr(0, colon)), "From");
+        continuing =
+            colon != std::string_view::npos && ascii_iequals(trim(line.substr(0, colon)), "From");
         if (!continuing) continue;
         if (seen) return std::nullopt;  // RFC 5322 3.6: exactly one From:
         seen = true;

@@ -10,7 +10,6 @@
 #include <cstring>
 #include <utility>
 
-
 namespace sluice::smtp {
 namespace {
 
@@ -100,7 +99,8 @@ const Session::Handler* Session::find_handler(Verb v) {
          [](S& s, std::string_view a) { s.do_helo(a, true); }},
         {Verb::helo, s_connected | s_ready | s_mail, "",
          [](S& s, std::string_view a) { s.do_helo(a, false); }},
-        {Verb::mail, s_ready, "Bad sequence of commands: send EHLO/HELO first, one MAIL per message",
+        {Verb::mail, s_ready,
+         "Bad sequence of commands: send EHLO/HELO first, one MAIL per message",
          [](S& s, std::string_view a) { s.do_mail(a); }},
         {Verb::rcpt, s_mail, "Bad sequence of commands: need MAIL before RCPT",
          [](S& s, std::string_view a) { s.do_rcpt(a); }},
@@ -209,12 +209,13 @@ void Session::reset_transaction() {
     bdat_too_big_ = false;
     in_bdat_ = false;
     if (state_ == State::mail || state_ == State::data || state_ == State::bdat ||
-        state_ == State::wait_commit || state_ == State::wait_rcpt ||
-        state_ == State::wait_sender)
+        state_ == State::wait_commit || state_ == State::wait_rcpt || state_ == State::wait_sender)
         state_ = State::ready;
 }
 
-bool Session::in_message() const { return state_ == State::data || state_ == State::bdat; }
+bool Session::in_message() const {
+    return state_ == State::data || state_ == State::bdat;
+}
 
 bool Session::in_transaction() const {
     return state_ == State::mail || state_ == State::data || state_ == State::bdat ||
@@ -231,13 +232,20 @@ bool Session::waiting() const {
 Event Session::next() {
     while (true) {
         switch (state_) {
-            case State::closed: return Event::close;
-            case State::wait_rcpt: return Event::check_recipient;
-            case State::wait_commit: return Event::commit;
-            case State::wait_sender: return Event::check_sender;
-            case State::wait_helo: return Event::check_helo;
-            case State::starttls: return Event::starttls;
-            case State::wait_auth: return Event::authenticate;
+            case State::closed:
+                return Event::close;
+            case State::wait_rcpt:
+                return Event::check_recipient;
+            case State::wait_commit:
+                return Event::commit;
+            case State::wait_sender:
+                return Event::check_sender;
+            case State::wait_helo:
+                return Event::check_helo;
+            case State::starttls:
+                return Event::starttls;
+            case State::wait_auth:
+                return Event::authenticate;
             case State::data: {
                 std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
                 in_pos_ += reader_->feed(avail);
@@ -263,7 +271,8 @@ Event Session::next() {
                 finish_bdat_chunk();
                 continue;
             }
-            default: break;
+            default:
+                break;
         }
 
         // Command mode: find one complete line.
@@ -324,11 +333,20 @@ bool Session::process_line(std::string_view line) {
     }
     unsigned mask = 0;
     switch (state_) {
-        case State::rejected: mask = s_rejected; break;
-        case State::connected: mask = s_connected; break;
-        case State::ready: mask = s_ready; break;
-        case State::mail: mask = s_mail; break;
-        default: break;
+        case State::rejected:
+            mask = s_rejected;
+            break;
+        case State::connected:
+            mask = s_connected;
+            break;
+        case State::ready:
+            mask = s_ready;
+            break;
+        case State::mail:
+            mask = s_mail;
+            break;
+        default:
+            break;
     }
     if ((h->allowed & mask) == 0) {
         if (state_ == State::rejected)
@@ -384,9 +402,10 @@ void Session::helo_reply() {
         reply(250, "", info_.hostname);
         return;
     }
-    std::string text = fmt::format("{} Hello {} [{}]\nPIPELINING\nSIZE {}\n8BITMIME\n"
-                                   "ENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nBINARYMIME",
-                                   info_.hostname, helo_, info_.client_ip, limits_.message_size);
+    std::string text = fmt::format(
+        "{} Hello {} [{}]\nPIPELINING\nSIZE {}\n8BITMIME\n"
+        "ENHANCEDSTATUSCODES\nSMTPUTF8\nCHUNKING\nBINARYMIME",
+        info_.hostname, helo_, info_.client_ip, limits_.message_size);
     if (info_.dsn) text += "\nDSN";
     if (info_.starttls && !tls_active_) text += "\nSTARTTLS";
     if (info_.auth && (tls_active_ || info_.auth_plaintext)) text += "\nAUTH PLAIN LOGIN";
@@ -605,11 +624,12 @@ void Session::recipient_verdict(const Reply& r, std::string_view reason) {
     }
     std::string addr = pending_rcpt_.path.mailbox.str();
     if (pending_rcpt_.path.mailbox.domain.empty()) addr = ascii_lower(addr);  // bare "postmaster"
-    bool dup = std::any_of(env_.recipients.begin(), env_.recipients.end(),
-                           [&](const EnvelopeRecipient& e) { return ascii_iequals(e.address, addr); });
+    bool dup =
+        std::any_of(env_.recipients.begin(), env_.recipients.end(),
+                    [&](const EnvelopeRecipient& e) { return ascii_iequals(e.address, addr); });
     if (!dup) {
-        env_.recipients.push_back(EnvelopeRecipient{std::move(addr), pending_orcpt_,
-                                                    pending_notify_});
+        env_.recipients.push_back(
+            EnvelopeRecipient{std::move(addr), pending_orcpt_, pending_notify_});
         ++rcpts_total_;
     }
     reply(r);

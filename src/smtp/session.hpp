@@ -5,8 +5,8 @@
 // asks its Policy chain), a commit (the driver hands pending_message() to the Intake, which adds
 // the queue ID and trace header), or a close.
 // Replies accumulate in output(); the driver writes them when next() asks for input (so a pipelined
-// group of commands gets one write, RFC 2920) and before closing. Nothing here blocks or touches the
-// network or disk, so the whole session is unit-tested and fuzzed byte by byte.
+// group of commands gets one write, RFC 2920) and before closing. Nothing here blocks or touches
+// the network or disk, so the whole session is unit-tested and fuzzed byte by byte.
 //
 // The commands are a table of {verb, allowed states, handler}: sequencing is checked in one place,
 // before any handler runs. A transaction's 250 after DATA/BDAT LAST is produced only by
@@ -21,12 +21,12 @@
 //
 // SECURITY: every input byte is untrusted. Command lines are bounded (limits.command_line), bare LF
 // ends no command and no DATA, errors are counted and end the session past limits.errors, HTTP on
-// the SMTP port ends it at once, and every count (recipients, message size, transactions) is capped.
-// AUTH is refused before TLS (538 5.7.11) unless the listener allows plaintext, and a listener that
-// requires AUTH refuses MAIL before it (530 5.7.0).
-// STANDARDS: RFC 5321; RFC 1870 SIZE; RFC 2920 PIPELINING; RFC 3030 CHUNKING/BINARYMIME; RFC 6152
-// 8BITMIME; RFC 2034/3463 enhanced codes; RFC 6531 SMTPUTF8; RFC 3461 DSN parameters; RFC 3207
-// STARTTLS; RFC 4954 AUTH; RFC 4616 PLAIN; RFC 3848 and 6531 3.7.3 WITH keywords (ESMTPSA...).
+// the SMTP port ends it at once, and every count (recipients, message size, transactions) is
+// capped. AUTH is refused before TLS (538 5.7.11) unless the listener allows plaintext, and a
+// listener that requires AUTH refuses MAIL before it (530 5.7.0). STANDARDS: RFC 5321; RFC 1870
+// SIZE; RFC 2920 PIPELINING; RFC 3030 CHUNKING/BINARYMIME; RFC 6152 8BITMIME; RFC 2034/3463
+// enhanced codes; RFC 6531 SMTPUTF8; RFC 3461 DSN parameters; RFC 3207 STARTTLS; RFC 4954 AUTH; RFC
+// 4616 PLAIN; RFC 3848 and 6531 3.7.3 WITH keywords (ESMTPSA...).
 #pragma once
 
 #include <cstddef>
@@ -106,7 +106,7 @@ struct PendingMessage {
 };
 
 class Session {
-public:
+  public:
     Session(SessionInfo info, SessionLimits limits);
 
     // Called with every refusal as it is queued in output() (never for a positive reply, so the
@@ -183,21 +183,21 @@ public:
     std::size_t recipients_accepted() const { return rcpts_total_; }
     const std::string& helo() const { return helo_; }
 
-private:
+  private:
     enum class State {
-        rejected,      // 554 greeting sent: only QUIT
-        connected,     // before EHLO/HELO
-        ready,         // after EHLO/HELO, no transaction
-        mail,          // after MAIL (recipients may be 0)
-        data,          // reading DATA content
-        bdat,          // reading a BDAT chunk's bytes
-        wait_rcpt,     // check_recipient event outstanding
-        wait_commit,   // commit event outstanding
-        wait_sender,   // check_sender event outstanding
-        wait_helo,     // check_helo event outstanding
-        starttls,      // 220 sent: input ignored until tls_started()
-        auth_response, // 334 sent: the next line is a SASL response, not a command
-        wait_auth,     // authenticate event outstanding
+        rejected,       // 554 greeting sent: only QUIT
+        connected,      // before EHLO/HELO
+        ready,          // after EHLO/HELO, no transaction
+        mail,           // after MAIL (recipients may be 0)
+        data,           // reading DATA content
+        bdat,           // reading a BDAT chunk's bytes
+        wait_rcpt,      // check_recipient event outstanding
+        wait_commit,    // commit event outstanding
+        wait_sender,    // check_sender event outstanding
+        wait_helo,      // check_helo event outstanding
+        starttls,       // 220 sent: input ignored until tls_started()
+        auth_response,  // 334 sent: the next line is a SASL response, not a command
+        wait_auth,      // authenticate event outstanding
         closed,
     };
 
@@ -267,7 +267,7 @@ private:
     bool bdat_last_ = false;
     bool bdat_failed_ = false;  // a chunk was refused: later chunks are read and refused too
     bool bdat_too_big_ = false;
-    bool in_bdat_ = false;      // BDAT used in this transaction (DATA then refused)
+    bool in_bdat_ = false;                    // BDAT used in this transaction (DATA then refused)
     State bdat_return_state_ = State::ready;  // where a refused chunk leaves us
     PendingMessage pending_msg_;
 

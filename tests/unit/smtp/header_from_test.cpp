@@ -16,7 +16,8 @@ TEST(HeaderFrom, AngleAndBareForms) {
     EXPECT_EQ(from("from:alice@example.org\r\n"), "alice@example.org");
     EXPECT_EQ(from("FROM :   alice@example.org  \r\n"), "alice@example.org");
     EXPECT_EQ(from("From: < alice@example.org >\r\n"), "alice@example.org");
-    EXPECT_EQ(from("Received: x\r\nSubject: s\r\nFrom: <a@b.test>\r\nTo: c@d.test\r\n"), "a@b.test");
+    EXPECT_EQ(from("Received: x\r\nSubject: s\r\nFrom: <a@b.test>\r\nTo: c@d.test\r\n"),
+              "a@b.test");
 }
 
 TEST(HeaderFrom, FoldedAndLfOnly) {

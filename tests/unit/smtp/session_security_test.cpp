@@ -240,14 +240,18 @@ TEST(SessionLimitsPerUser, UserMessageSizeReplacesListenerLimitAfterAuth) {
     h.start();
     std::string big;  // 43 lines of 72 octets: 3096
     for (int i = 0; i < 43; ++i) big += std::string(70, 'x') + "\r\n";
-    h.feed("EHLO c\r\nMAIL FROM:<a@b.test> SIZE=3000\r\nMAIL FROM:<a@b.test>\r\n"
-           "RCPT TO:<x@y.test>\r\nDATA\r\n" + big + ".\r\n");
+    h.feed(
+        "EHLO c\r\nMAIL FROM:<a@b.test> SIZE=3000\r\nMAIL FROM:<a@b.test>\r\n"
+        "RCPT TO:<x@y.test>\r\nDATA\r\n" +
+        big + ".\r\n");
     EXPECT_NE(h.out.find("SIZE 2048\r\n"), std::string::npos) << h.out;
     EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 552, 250, 250, 354, 552}));
     EXPECT_TRUE(h.committed.empty());
     h.out.clear();
-    h.feed("AUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<a@b.test> SIZE=3000\r\nRCPT TO:<x@y.test>\r\n"
-           "DATA\r\n" + big + ".\r\nMAIL FROM:<a@b.test> SIZE=9000\r\n");
+    h.feed(
+        "AUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<a@b.test> SIZE=3000\r\nRCPT TO:<x@y.test>\r\n"
+        "DATA\r\n" +
+        big + ".\r\nMAIL FROM:<a@b.test> SIZE=9000\r\n");
     EXPECT_EQ(codes(h.out), (std::vector<int>{235, 250, 250, 354, 250, 552}));
     EXPECT_EQ(h.committed.size(), 1u);
     EXPECT_EQ(h.s->message_size(), 8192u);
@@ -261,9 +265,10 @@ TEST(SessionLimitsPerUser, SmallerUserLimitAppliesToBdat) {
     h.info.auth_plaintext = true;
     h.user_size = 1024;
     h.start();
-    h.feed("EHLO c\r\nAUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<a@b.test> SIZE=1500\r\n"
-           "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nBDAT 1500 LAST\r\n" +
-           std::string(1500, 'y'));
+    h.feed(
+        "EHLO c\r\nAUTH PLAIN AGFsaWNlAHB3\r\nMAIL FROM:<a@b.test> SIZE=1500\r\n"
+        "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nBDAT 1500 LAST\r\n" +
+        std::string(1500, 'y'));
     EXPECT_EQ(codes(h.out), (std::vector<int>{220, 250, 235, 552, 250, 250, 552}));
     EXPECT_TRUE(h.committed.empty());
 }

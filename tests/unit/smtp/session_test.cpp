@@ -88,7 +88,9 @@ std::vector<int> codes(const std::string& replies) {
 }
 
 // The session hands over the content as received: the trace header is the Intake's.
-const std::string& body_of(const PendingMessage& m) { return m.message; }
+const std::string& body_of(const PendingMessage& m) {
+    return m.message;
+}
 
 TEST(Session, GreetingAndQuit) {
     Driver d;
@@ -130,16 +132,18 @@ TEST(Session, PipelinedTransactionCommitsOnce) {
 
 TEST(Session, SequencingErrors) {
     Driver d;
-    auto o = d.run_both("MAIL FROM:<a@b>\r\nEHLO c\r\nRCPT TO:<x@example.org>\r\nDATA\r\n"
-                        "MAIL FROM:<a@b>\r\nMAIL FROM:<a@b>\r\nDATA\r\nQUIT\r\n");
+    auto o = d.run_both(
+        "MAIL FROM:<a@b>\r\nEHLO c\r\nRCPT TO:<x@example.org>\r\nDATA\r\n"
+        "MAIL FROM:<a@b>\r\nMAIL FROM:<a@b>\r\nDATA\r\nQUIT\r\n");
     EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 503, 250, 503, 503, 250, 503, 554, 221}));
 }
 
 TEST(Session, UnknownCommandSyntaxAndParameters) {
     Driver d;
-    auto o = d.run_both("EHLO c\r\nFOO\r\nMAIL FROM:a@b\r\nMAIL FROM:<a@b> FOO=1\r\n"
-                        "MAIL FROM:<a@b> SIZE=99999999999\r\nVRFY x\r\nNOOP\r\nHELP\r\nRSET\r\n"
-                        "EHLO\r\nQUIT\r\n");
+    auto o = d.run_both(
+        "EHLO c\r\nFOO\r\nMAIL FROM:a@b\r\nMAIL FROM:<a@b> FOO=1\r\n"
+        "MAIL FROM:<a@b> SIZE=99999999999\r\nVRFY x\r\nNOOP\r\nHELP\r\nRSET\r\n"
+        "EHLO\r\nQUIT\r\n");
     EXPECT_EQ(codes(o.replies),
               (std::vector<int>{220, 250, 500, 501, 555, 552, 252, 250, 214, 250, 501, 221}));
 }
@@ -153,10 +157,12 @@ TEST(Session, VerbsAreCaseInsensitive) {
 TEST(Session, RecipientVerdictsAndLimit) {
     Driver d;
     d.limits.recipients = 2;
-    auto o = d.run_both("EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<unknown@example.org>\r\n"
-                        "RCPT TO:<x@other.test>\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"
-                        "RCPT TO:<c@example.org>\r\nDATA\r\n.\r\n");
-    EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 250, 250, 550, 550, 250, 250, 452, 354, 250}));
+    auto o = d.run_both(
+        "EHLO c\r\nMAIL FROM:<>\r\nRCPT TO:<unknown@example.org>\r\n"
+        "RCPT TO:<x@other.test>\r\nRCPT TO:<a@example.org>\r\nRCPT TO:<b@example.org>\r\n"
+        "RCPT TO:<c@example.org>\r\nDATA\r\n.\r\n");
+    EXPECT_EQ(codes(o.replies),
+              (std::vector<int>{220, 250, 250, 550, 550, 250, 250, 452, 354, 250}));
     ASSERT_EQ(o.committed.size(), 1u);
     EXPECT_EQ(o.committed[0].envelope.sender, "");
     EXPECT_EQ(o.committed[0].envelope.recipients.size(), 2u);
@@ -169,11 +175,12 @@ TEST(Session, SmugglingSequencesNeverEndData) {
                                            std::string("\r\n\0.\r\n", 6)};
     for (const std::string& seq : seqs) {
         Driver d;
-        std::string in = "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.org>\r\nDATA\r\n"
-                         "Subject: first\r\n\r\nbody" +
-                         seq +
-                         "MAIL FROM:<evil@b.test>\r\nRCPT TO:<y@example.org>\r\nDATA\r\n"
-                         "Subject: smuggled\r\n\r\nx\r\n.\r\nQUIT\r\n";
+        std::string in =
+            "EHLO c\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<x@example.org>\r\nDATA\r\n"
+            "Subject: first\r\n\r\nbody" +
+            seq +
+            "MAIL FROM:<evil@b.test>\r\nRCPT TO:<y@example.org>\r\nDATA\r\n"
+            "Subject: smuggled\r\n\r\nx\r\n.\r\nQUIT\r\n";
         auto o = d.run_both(in);
         EXPECT_TRUE(o.committed.empty()) << "sequence " << testing::PrintToString(seq);
         auto c = codes(o.replies);
@@ -207,7 +214,8 @@ TEST(Session, LongLines) {
     Driver d;
     std::string long_cmd = "NOOP " + std::string(600, 'a');
     std::string long_text(1200, 'b');
-    auto o = d.run_both(long_cmd + "\r\nEHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nDATA\r\n" +
+    auto o = d.run_both(long_cmd +
+                        "\r\nEHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nDATA\r\n" +
                         long_text + "\r\n.\r\nQUIT\r\n");
     EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 500, 250, 250, 250, 354, 554, 221}));
     EXPECT_TRUE(o.committed.empty());
@@ -237,8 +245,10 @@ TEST(Session, HttpClosesSilently) {
 TEST(Session, BdatExactBytes) {
     Driver d;
     std::string chunk2("\n\0x", 3);
-    auto o = d.run_both("EHLO c\r\nMAIL FROM:<a@b> BODY=BINARYMIME\r\nRCPT TO:<x@example.org>\r\n"
-                        "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\n" + chunk2 + "QUIT\r\n");
+    auto o = d.run_both(
+        "EHLO c\r\nMAIL FROM:<a@b> BODY=BINARYMIME\r\nRCPT TO:<x@example.org>\r\n"
+        "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\n" +
+        chunk2 + "QUIT\r\n");
     EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 250, 250, 250, 250, 250, 221}));
     ASSERT_EQ(o.committed.size(), 1u);
     EXPECT_EQ(body_of(o.committed[0]), std::string("ab\r\nc\n\0x", 8));
@@ -256,25 +266,29 @@ TEST(Session, BdatWithoutTransactionIsReadAndRefused) {
 TEST(Session, BdatTooBigAndDataAfterBdat) {
     Driver d;
     d.limits.message_size = 10;
-    auto o = d.run_both("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nBDAT 20 LAST\r\n" +
-                        std::string(20, 'z') +
-                        "MAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nBDAT 2\r\nokDATA\r\nQUIT\r\n");
-    EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 250, 250, 250, 552, 250, 250, 250, 503, 221}));
+    auto o =
+        d.run_both("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nBDAT 20 LAST\r\n" +
+                   std::string(20, 'z') +
+                   "MAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nBDAT 2\r\nokDATA\r\nQUIT\r\n");
+    EXPECT_EQ(codes(o.replies),
+              (std::vector<int>{220, 250, 250, 250, 552, 250, 250, 250, 503, 221}));
     EXPECT_TRUE(o.committed.empty());
 }
 
 TEST(Session, BinaryMimeRequiresBdat) {
     Driver d;
-    auto o = d.run_both("EHLO c\r\nMAIL FROM:<a@b> BODY=BINARYMIME\r\nRCPT TO:<x@example.org>\r\n"
-                        "DATA\r\nQUIT\r\n");
+    auto o = d.run_both(
+        "EHLO c\r\nMAIL FROM:<a@b> BODY=BINARYMIME\r\nRCPT TO:<x@example.org>\r\n"
+        "DATA\r\nQUIT\r\n");
     EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 250, 250, 250, 503, 221}));
 }
 
 TEST(Session, Smtputf8) {
     Driver d;
-    auto o = d.run_both("EHLO c\r\nMAIL FROM:<j\xc3\xb6rg@b.test>\r\n"
-                        "MAIL FROM:<j\xc3\xb6rg@b.test> SMTPUTF8\r\nRCPT TO:<\xc3\xa9@example.org>\r\n"
-                        "DATA\r\nhi\r\n.\r\n");
+    auto o = d.run_both(
+        "EHLO c\r\nMAIL FROM:<j\xc3\xb6rg@b.test>\r\n"
+        "MAIL FROM:<j\xc3\xb6rg@b.test> SMTPUTF8\r\nRCPT TO:<\xc3\xa9@example.org>\r\n"
+        "DATA\r\nhi\r\n.\r\n");
     EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 250, 553, 250, 250, 354, 250}));
     ASSERT_EQ(o.committed.size(), 1u);
     EXPECT_TRUE(o.committed[0].envelope.smtputf8);
@@ -284,15 +298,17 @@ TEST(Session, Smtputf8) {
 TEST(Session, CommitFailureIsNeverA250) {
     Driver d;
     d.commit_fails = true;
-    auto o = d.run_both("EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nDATA\r\nx\r\n.\r\n"
-                        "QUIT\r\n");
+    auto o = d.run_both(
+        "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nDATA\r\nx\r\n.\r\n"
+        "QUIT\r\n");
     EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 250, 250, 250, 354, 451, 221}));
 }
 
 TEST(Session, DsnParametersOnlyWhenEnabled) {
     Driver d;
-    std::string in = "EHLO c\r\nMAIL FROM:<a@b> RET=HDRS ENVID=abc\r\nRCPT TO:<x@example.org> "
-                     "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@example.org\r\nQUIT\r\n";
+    std::string in =
+        "EHLO c\r\nMAIL FROM:<a@b> RET=HDRS ENVID=abc\r\nRCPT TO:<x@example.org> "
+        "NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x@example.org\r\nQUIT\r\n";
     auto off = d.run_both(in);
     EXPECT_EQ(codes(off.replies), (std::vector<int>{220, 250, 555, 503, 221}));
     d.dsn = true;
