@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice {
@@ -50,5 +51,17 @@ struct Envelope {
 
     bool operator==(const Envelope&) const = default;
 };
+
+// A recipient address as stored ("local@domain", or the bare "postmaster") split at its last '@'.
+inline void split_address(std::string_view addr, std::string& local, std::string& domain) {
+    const auto at = addr.rfind('@');
+    if (at == std::string_view::npos) {
+        local = addr;  // bare "postmaster"
+        domain.clear();
+    } else {
+        local = addr.substr(0, at);
+        domain = addr.substr(at + 1);
+    }
+}
 
 }  // namespace sluice

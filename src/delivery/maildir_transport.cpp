@@ -32,17 +32,6 @@ std::uint32_t mailbox_tag(std::string_view s) {
     return h;
 }
 
-void split_address(const std::string& addr, std::string& local, std::string& domain) {
-    auto at = addr.rfind('@');
-    if (at == std::string::npos) {
-        local = addr;  // bare "postmaster"
-        domain.clear();
-    } else {
-        local = addr.substr(0, at);
-        domain = addr.substr(at + 1);
-    }
-}
-
 }  // namespace
 
 MaildirOptions maildir_options(const config::Config& cfg) {

@@ -1,4 +1,5 @@
-// queue_manager.cpp: delivery scheduling, retries and DSNs (see queue_manager.hpp).
+// queue_manager.cpp: the scheduler: attempts, their results, retries (see queue_manager.hpp).
+// Operator commands: queue_admin.cpp. DSNs: queue_bounce.cpp.
 #include "queue/queue_manager.hpp"
 
 #include <fmt/format.h>
@@ -21,35 +22,10 @@
 #include "common/sync_dir.hpp"
 #include "common/thread_name.hpp"
 #include "queue/dsn.hpp"
+#include "queue/queue_util.hpp"
 
 namespace sluice::queue {
 namespace {
-
-std::int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-void split_address(const std::string& addr, std::string& local, std::string& domain) {
-    auto at = addr.rfind('@');
-    if (at == std::string::npos) {
-        local = addr;  // bare "postmaster"
-        domain.clear();
-    } else {
-        local = addr.substr(0, at);
-        domain = addr.substr(at + 1);
-    }
-}
-
-std::int64_t to_us(config::Duration d) {
-    return std::chrono::duration_cast<std::chrono::microseconds>(d).count();
-}
-
-std::string reply_line(const smtp::Reply& r) {
-    return r.enhanced.empty() ? fmt::format("{} {}", r.code, r.text)
-                              : fmt::format("{} {} {}", r.code, r.enhanced, r.text);
-}
 
 double random01() {
     thread_local std::mt19937_64 rng{std::random_device{}()};
@@ -204,137 +180,6 @@ QueueManager::AdminRequest QueueManager::end_attempt(const std::string& id, Item
     }
     if (next && req == AdminRequest::none) cv_.notify_one();
     return req;
-}
-
-AdminResult QueueManager::flush(const std::string& id) {
-    std::lock_guard admin(admin_mu_);
-    {
-        std::lock_guard lock(mu_);
-        if (in_flight_.count(id) ||
-            std::any_of(ready_.begin(), ready_.end(), [&](const Item& i) { return i.id == id; }))
-            return {true, fmt::format("{} is being delivered now", id)};
-        if (auto it = take_scheduled(id)) {
-            ready_.push_back(std::move(*it));
-            cv_.notify_one();
-            log::info("queue_admin", {{"queue_id", id}, {"action", "flush"}});
-            return {true, fmt::format("{} scheduled for delivery now", id)};
-        }
-    }
-    auto e = spool_.load_entry(id);
-    if (!e) return {false, fmt::format("no message {} in the queue", id)};
-    if (e->held) return {false, fmt::format("{} is held; release it instead", id)};
-    return {false, fmt::format("{} has no recipient left to deliver", id)};
-}
-
-AdminResult QueueManager::hold(const std::string& id) {
-    std::lock_guard admin(admin_mu_);
-    std::optional<Item> taken;
-    bool in_flight = false;
-    {
-        std::lock_guard lock(mu_);
-        taken = take_scheduled(id);
-        if (taken) {
-            --stats_.queued;
-        } else if (in_flight_.count(id)) {
-            hold_requested_.insert(id);
-            in_flight = true;
-        }
-    }
-    if (!taken && !in_flight) {
-        auto e = spool_.load_entry(id);
-        if (!e) return {false, fmt::format("no message {} in the queue", id)};
-        if (e->held) return {true, fmt::format("{} is already held", id)};
-    }
-    if (!spool_.set_held(id, true)) {
-        std::lock_guard lock(mu_);
-        if (taken) {
-            ready_.push_back(std::move(*taken));
-            ++stats_.queued;
-            cv_.notify_one();
-        }
-        hold_requested_.erase(id);
-        return {false, fmt::format("{}: cannot record the hold in the spool", id)};
-    }
-    log::info("queue_admin", {{"queue_id", id}, {"action", "hold"}});
-    return {true, in_flight ? fmt::format("{} held (after the delivery attempt in progress)", id)
-                            : fmt::format("{} held", id)};
-}
-
-AdminResult QueueManager::release(const std::string& id) {
-    std::lock_guard admin(admin_mu_);
-    bool scheduled = false;
-    {
-        std::lock_guard lock(mu_);
-        scheduled =
-            in_flight_.count(id) ||
-            std::any_of(ready_.begin(), ready_.end(), [&](const Item& i) { return i.id == id; }) ||
-            std::any_of(waiting_.begin(), waiting_.end(),
-                        [&](const auto& w) { return w.second.id == id; });
-        if (scheduled && !hold_requested_.erase(id))
-            return {false, fmt::format("{} is not held", id)};
-    }
-    if (scheduled) {
-        // Held during an attempt still in progress: it simply goes on being scheduled.
-        if (!spool_.set_held(id, false))
-            return {false, fmt::format("{}: cannot record the release in the spool", id)};
-        return {true, fmt::format("{} released", id)};
-    }
-    auto e = spool_.load_entry(id);
-    if (!e) return {false, fmt::format("no message {} in the queue", id)};
-    if (!e->held) return {false, fmt::format("{} is not held", id)};
-    const bool pending = e->recipients.empty() ||
-                         std::any_of(e->recipients.begin(), e->recipients.end(), [](auto& s) {
-                             return s.state == spool::RecipientState::pending;
-                         });
-    if (!pending)
-        return {false,
-                fmt::format("{}: every recipient is final, nothing to deliver (delete it)", id)};
-    if (!spool_.set_held(id, false))
-        return {false, fmt::format("{}: cannot record the release in the spool", id)};
-    Item it;
-    it.id = id;
-    it.received_at_us = e->envelope.received_at_us;
-    it.status = std::move(e->recipients);
-    it.check_existing = true;  // an earlier attempt may have made some copies
-    it.delay_warned = e->delay_warned;
-    {
-        std::lock_guard lock(mu_);
-        ready_.push_back(std::move(it));
-        ++stats_.queued;
-    }
-    cv_.notify_one();
-    log::info("queue_admin", {{"queue_id", id}, {"action", "release"}});
-    return {true, fmt::format("{} released and scheduled for delivery now", id)};
-}
-
-AdminResult QueueManager::remove(const std::string& id) {
-    std::lock_guard admin(admin_mu_);
-    std::optional<Item> taken;
-    {
-        std::lock_guard lock(mu_);
-        taken = take_scheduled(id);
-        if (taken) {
-            --stats_.queued;
-        } else if (in_flight_.count(id)) {
-            // The attempt in progress removes it when it ends (end_attempt / finalize).
-            remove_requested_.insert(id);
-            log::info("queue_admin", {{"queue_id", id}, {"action", "delete"}, {"in_flight", true}});
-            return {true, fmt::format("{} deleted (after the delivery attempt in progress)", id)};
-        }
-    }
-    if (!taken && !spool_.load_entry(id))
-        return {false, fmt::format("no message {} in the queue", id)};
-    if (!spool_.remove(id)) {
-        if (taken) {
-            std::lock_guard lock(mu_);
-            ready_.push_back(std::move(*taken));
-            ++stats_.queued;
-            cv_.notify_one();
-        }
-        return {false, fmt::format("{}: cannot remove it from the spool", id)};
-    }
-    log::info("queue_admin", {{"queue_id", id}, {"action", "delete"}});
-    return {true, fmt::format("{} deleted", id)};
 }
 
 void QueueManager::stop() {
@@ -633,83 +478,6 @@ void QueueManager::forget(const std::string& id, bool count_out) {
     if (!count_out) return;
     std::lock_guard lock(mu_);
     --stats_.queued;
-}
-
-bool QueueManager::send_dsn(const spool::StoredMessage& msg, Item& item, std::int64_t now) {
-    using spool::RecipientState;
-    const Envelope& env = msg.envelope;
-    DsnRequest req;
-    req.hostname = opts_.hostname;
-    req.now_us = now;
-    const bool warn_delay = opts_.delay_warning && !item.delay_warned &&
-                            now - env.received_at_us >= to_us(*opts_.delay_warning);
-    bool delayed_any = false;
-    for (std::size_t i = 0; i < item.status.size(); ++i) {
-        const auto& out = item.outcomes[i];
-        if (!out.attempted) continue;
-        const auto& st = item.status[i];
-        const auto& r = env.recipients[i];
-        const std::uint8_t n = r.notify;
-        if (n & notify_never) continue;
-        DsnRecipient d{
-            r.address,     r.orcpt, DsnAction::failed, out.reply.enhanced, reply_line(out.reply),
-            out.remote_mta};
-        if (st.state == RecipientState::failed) {
-            if (n && !(n & notify_failure)) continue;
-            if (d.status.empty() || d.status[0] != '5') d.status = "4.4.7";  // gave up
-            if (d.status[0] == '4') d.status[0] = '5';
-        } else if (st.state == RecipientState::delivered) {
-            // A peer that took NOTIFY reports success itself.
-            if (!(n & notify_success) || out.dsn_passed) continue;
-            d.action = out.remote ? DsnAction::relayed : DsnAction::delivered;
-            d.status = "2.0.0";
-        } else {
-            if (!warn_delay || (n && !(n & notify_delay)) || out.dsn_passed) continue;
-            d.action = DsnAction::delayed;
-            if (d.status.empty() || d.status[0] != '4') d.status = "4.0.0";
-            delayed_any = true;
-        }
-        req.recipients.push_back(std::move(d));
-    }
-    if (delayed_any) req.retry_until_us = env.received_at_us + to_us(opts_.lifetime);
-    if (req.recipients.empty()) return true;
-    if (env.sender.empty()) {
-        // RFC 5321 4.5.5 / RFC 3461: never a DSN about a DSN (or any message from <>).
-        if (delayed_any) item.delay_warned = true;  // nothing to warn about at later attempts
-        log::warn("dsn_suppressed", {{"queue_id", env.queue_id}, {"reason", "null sender"}});
-        return true;
-    }
-    const std::string id = new_queue_id(now);
-    auto dsn = std::make_shared<const spool::StoredMessage>(make_dsn(msg, req, id));
-    std::promise<spool::CommitResult> p;
-    auto f = p.get_future();
-    spool_.commit(dsn, [&p](spool::CommitResult r) { p.set_value(std::move(r)); });
-    auto r = f.get();
-    if (!r.ok) {
-        // A delay warning not stored is tried again at the next attempt.
-        log::error("dsn", {{"queue_id", env.queue_id}, {"dsn_id", id}, {"error", r.error}});
-        return false;
-    }
-    if (delayed_any) {
-        // Recorded (synced) only once the warning is durable, so a restart neither sends it again
-        // nor loses it; a crash between the two writes can at worst send it twice.
-        item.delay_warned = true;
-        if (!spool_.set_delay_warned(item.id))
-            log::warn("dsn_delay_not_recorded",
-                      {{"queue_id", env.queue_id},
-                       {"dsn_id", id},
-                       {"error", "cannot record the delay warning in the spool"}});
-    }
-    log::info("dsn", {{"queue_id", env.queue_id},
-                      {"dsn_id", id},
-                      {"to", env.sender},
-                      {"recipients", req.recipients.size()}});
-    {
-        std::lock_guard lock(mu_);
-        ++stats_.bounces;
-    }
-    enqueue(dsn);
-    return true;
 }
 
 }  // namespace sluice::queue
