@@ -10,6 +10,7 @@
 #include "common/ascii.hpp"
 
 #include <array>
+#include <charconv>
 
 namespace sluice::smtp {
 namespace {
@@ -182,6 +183,14 @@ std::optional<std::string> decode_xtext(std::string_view s) {
         }
     }
     return out;
+}
+
+std::optional<std::size_t> parse_decimal(std::string_view s) {
+    if (s.empty() || s.size() > 19) return std::nullopt;
+    std::size_t v = 0;
+    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc() || p != s.data() + s.size()) return std::nullopt;
+    return v;
 }
 
 }  // namespace sluice::smtp

@@ -41,6 +41,9 @@ struct Command {
 // Verbs are case-insensitive. Only SP separates verb and arguments; trailing spaces are tolerated.
 Command parse_command(std::string_view line);
 
+// A non-negative decimal count (SIZE=, BDAT sizes): digits only, at most 19 of them.
+std::optional<std::size_t> parse_decimal(std::string_view s);
+
 struct Param {
     std::string keyword;  // upper-cased
     std::optional<std::string> value;
