@@ -14,6 +14,8 @@
 // mismatch. It allocates at most the size of its input.
 #include "spool/format.hpp"
 
+#include "spool/crc.hpp"
+
 #include <zlib.h>
 
 #include <charconv>
@@ -44,20 +46,6 @@ constexpr char kEnvid = 'E';
 constexpr char kReceivedAt = 'A';
 constexpr char kMessage = 'M';
 constexpr char kEnd = 'Z';
-
-std::uint32_t crc_of(std::string_view bytes) {
-    // zlib's crc32 takes uInt lengths; feed large buffers in pieces.
-    uLong crc = crc32(0L, Z_NULL, 0);
-    const auto* p = reinterpret_cast<const Bytef*>(bytes.data());
-    std::size_t left = bytes.size();
-    while (left > 0) {
-        auto n = static_cast<uInt>(std::min<std::size_t>(left, 1u << 30));
-        crc = crc32(crc, p, n);
-        p += n;
-        left -= n;
-    }
-    return static_cast<std::uint32_t>(crc);
-}
 
 std::size_t digits(std::size_t n) {
     std::size_t d = 1;
@@ -149,14 +137,9 @@ std::string encode(const StoredMessage& m) {
     put_int(out, kReceivedAt, e.received_at_us);
     put_record(out, kMessage, m.message);
 
-    static constexpr char hex[] = "0123456789abcdef";
-    std::uint32_t crc = crc_of(out);
-    char crc_text[8];
-    for (int i = 7; i >= 0; --i) {
-        crc_text[i] = hex[crc & 0xf];
-        crc >>= 4;
-    }
-    put_record(out, kEnd, std::string_view(crc_text, 8));
+    std::string crc_text;
+    append_crc32_hex(crc_text, crc32_of(out));
+    put_record(out, kEnd, crc_text);
     return out;
 }
 
@@ -219,20 +202,12 @@ std::optional<StoredMessage> decode(std::string_view file, std::string* error) {
                 fail(error, "END record has a bad length");
                 return std::nullopt;
             }
-            std::uint32_t want = 0;
-            for (char c : payload) {
-                int v;
-                if (c >= '0' && c <= '9') {
-                    v = c - '0';
-                } else if (c >= 'a' && c <= 'f') {
-                    v = c - 'a' + 10;
-                } else {
-                    fail(error, "END record has a bad CRC");
-                    return std::nullopt;
-                }
-                want = (want << 4) | static_cast<std::uint32_t>(v);
+            const auto want = parse_crc32_hex(payload);
+            if (!want) {
+                fail(error, "END record has a bad CRC");
+                return std::nullopt;
             }
-            if (crc_of(file.substr(0, record_start)) != want) {
+            if (crc32_of(file.substr(0, record_start)) != *want) {
                 fail(error, "CRC mismatch");
                 return std::nullopt;
             }
