@@ -5,15 +5,17 @@
 
 namespace sluice::server {
 
-policy::Chain build_chain(const Context& ctx, const config::Listener& listener) {
+policy::Chain build_chain(const config::Config& cfg, const config::Listener& listener,
+                          const delivery::LocalRouter& router, bool auth,
+                          policy::RateLimiter* limiter) {
     policy::Chain c;
-    c.add(policy::access_stage(ctx.cfg, listener));
-    if (ctx.users) c.add(policy::sender_stage(ctx.cfg.auth.check_from_header));
-    if (ctx.rate_limiter && (ctx.rate_limiter->has(policy::Metric::messages) ||
-                             ctx.rate_limiter->has(policy::Metric::recipients)))
-        c.add(policy::rate_limit_stage(*ctx.rate_limiter));
-    c.add(policy::loop_stage(ctx.cfg.limits.received_headers));
-    c.add(policy::recipient_stage(ctx.router));  // last at RCPT: see policies.hpp
+    c.add(policy::access_stage(cfg, listener));
+    if (auth) c.add(policy::sender_stage(cfg.auth.check_from_header));
+    if (limiter &&
+        (limiter->has(policy::Metric::messages) || limiter->has(policy::Metric::recipients)))
+        c.add(policy::rate_limit_stage(*limiter));
+    c.add(policy::loop_stage(cfg.limits.received_headers));
+    c.add(policy::recipient_stage(router));  // last at RCPT: see policies.hpp
     return c;
 }
 

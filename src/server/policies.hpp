@@ -3,12 +3,16 @@
 // at RCPT so that nothing after it can turn a relay refusal into an acceptance.
 #pragma once
 
+#include "config/config.hpp"
+#include "delivery/local_router.hpp"
 #include "policy/chain.hpp"
-#include "server/context.hpp"
+#include "policy/rate_limit.hpp"
 
 namespace sluice::server {
 
-// ctx.rate_limiter may be null (no limits configured).
-policy::Chain build_chain(const Context& ctx, const config::Listener& listener);
+// `auth`: a user store exists (sender ownership is checked); `limiter` may be null (no limits).
+policy::Chain build_chain(const config::Config& cfg, const config::Listener& listener,
+                          const delivery::LocalRouter& router, bool auth,
+                          policy::RateLimiter* limiter);
 
 }  // namespace sluice::server
