@@ -33,24 +33,21 @@ ServerReply make_reply(int code, std::string enhanced, std::string line) {
 }
 
 SmtpConnection::SmtpConnection(asio::any_io_executor ex, asio::ssl::context& ssl)
-    : stream_(ex, ssl), timer_(ex) {}
+    : stream_(ex, ssl), deadline_(ex) {}
 
 void SmtpConnection::arm(std::chrono::milliseconds d) {
+    deadline_.start(weak_from_this(), [this] {
+        timed_out_ = true;
+        boost::system::error_code ignored;
+        stream_.next_layer().cancel(ignored);
+    });
     timed_out_ = false;
-    timer_.expires_after(d);
-    timer_.async_wait(
-        [self = shared_from_this(), gen = ++generation_](boost::system::error_code ec) {
-            if (ec || gen != self->generation_) return;
-            self->timed_out_ = true;
-            boost::system::error_code ignored;
-            self->stream_.next_layer().cancel(ignored);
-        });
+    deadline_.expires_after(d);
 }
 
 void SmtpConnection::disarm() {
-    ++generation_;
-    timer_.cancel();
-}
+    deadline_.clear();
+}  // timed_out_ stays for network_error()
 
 smtp::Reply SmtpConnection::network_error(std::string_view what,
                                           const boost::system::error_code& ec) const {
@@ -95,9 +92,7 @@ asio::awaitable<ServerReply> SmtpConnection::read_reply(std::chrono::millisecond
         else
             std::tie(ec, n) =
                 co_await stream_.next_layer().async_read_some(asio::buffer(buf), kTuple);
-        const bool to = timed_out_;
         disarm();
-        timed_out_ = to;
         if (ec) {
             broken_ = true;
             auto r = network_error("lost connection with", ec);
@@ -202,9 +197,7 @@ asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::open_session(
     asio::ip::tcp::endpoint ep(addr, port);
     arm(opts_.connect_timeout);
     std::tie(ec) = co_await stream_.next_layer().async_connect(ep, kTuple);
-    const bool to = timed_out_;
     disarm();
-    timed_out_ = to;
     if (ec) {
         broken_ = true;
         co_return network_error("connect to", ec);

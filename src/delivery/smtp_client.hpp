@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "common/deadline.hpp"
 #include "common/envelope.hpp"
 #include "config/config.hpp"
 #include "delivery/smtp_client_reply.hpp"
@@ -72,7 +73,7 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
     void close();
 
     bool usable() const { return open_ && !broken_; }
-    boost::asio::any_io_executor get_executor() { return timer_.get_executor(); }
+    boost::asio::any_io_executor get_executor() { return stream_.get_executor(); }
     const std::string& host() const { return host_; }
     const std::string& ip() const { return ip_; }
     std::string tls_description() const;  // "TLSv1.3 TLS_AES_256_GCM_SHA384", or "" without TLS
@@ -94,12 +95,14 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
     // Why this message cannot go to this peer (8BITMIME, SMTPUTF8, SIZE...), if it cannot.
     std::optional<smtp::Reply> refusal(const Envelope& env, std::string_view message,
                                        bool eight_bit) const;
+    // Every wait is bounded by deadline_ (common/deadline.hpp): arm before, disarm after. When it
+    // passes, the socket's operations are cancelled and timed_out_ says why they failed.
     void arm(std::chrono::milliseconds d);
     void disarm();
     smtp::Reply network_error(std::string_view what, const boost::system::error_code& ec) const;
 
     Stream stream_;
-    boost::asio::steady_timer timer_;
+    Deadline deadline_;
     ClientOptions opts_;
     ReplyParser parser_;
     Extensions ext_;
@@ -110,7 +113,6 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
     bool broken_ = false;
     bool greeted_ = false;
     bool timed_out_ = false;
-    unsigned generation_ = 0;
     unsigned transactions_ = 0;
 };
 

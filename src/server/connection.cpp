@@ -98,7 +98,7 @@ void log_refusal(std::uint64_t session, std::string_view ip, const smtp::Refusal
 Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
                        const policy::Chain& chain, std::string client_ip, std::uint16_t client_port)
     : socket_(std::move(socket)),
-      timer_(socket_.get_executor()),
+      deadline_(socket_.get_executor()),
       ctx_(ctx),
       listener_(listener),
       client_ip_(std::move(client_ip)),
@@ -118,22 +118,19 @@ Connection::Connection(asio::ip::tcp::socket socket, Context& ctx, const config:
 }
 
 void Connection::set_deadline(clock::duration d) {
-    deadline_ = std::min(clock::now() + d, session_deadline_);
-    // The watchdog sleeps until the old deadline; wake it only when the new one is earlier (rare:
-    // the common case moves the deadline forward and costs nothing).
-    if (deadline_ < timer_.expiry()) timer_.cancel();
+    deadline_.expires_at(std::min(clock::now() + d, session_deadline_));
 }
 
 asio::awaitable<void> Connection::run() {
     auto self = shared_from_this();
     started_ = clock::now();
     session_deadline_ = started_ + ctx_.cfg.timeouts.session;
-    deadline_ = session_deadline_;
+    deadline_.expires_at(session_deadline_);
     log::info("connect", {{"session", id_},
                           {"ip", client_ip_},
                           {"port", static_cast<unsigned>(client_port_)},
                           {"listener", listener_.name}});
-    asio::co_spawn(socket_.get_executor(), watchdog(), asio::detached);
+    deadline_.start(self, [this] { on_deadline(); });
     chain_.open(facts_, policy_state_);
     // The connect event comes before any TLS handshake: a dropped client costs none.
     policy::Verdict greeting = co_await ask(policy::Event::connect);
@@ -161,8 +158,7 @@ asio::awaitable<void> Connection::run() {
         close_reason_ = fmt::format("error: {}", e.what());
     }
     co_await close_tls();
-    done_ = true;
-    timer_.cancel();
+    deadline_.stop();
     // close() alone sends the FIN after any queued reply (a shutdown() first only cost a system
     // call per connection, which failed with ENOTCONN whenever the client had closed first).
     boost::system::error_code ec;
@@ -190,23 +186,15 @@ void Connection::request_shutdown(bool force) {
     });
 }
 
-asio::awaitable<void> Connection::watchdog() {
-    auto self = shared_from_this();
-    while (!done_) {
-        timer_.expires_at(deadline_);
-        co_await timer_.async_wait(as_tuple_awaitable);
-        if (done_) co_return;
-        if (deadline_ > clock::now()) continue;  // moved forward meanwhile
-        boost::system::error_code ec;
-        if (!timed_out_) {
-            // Interrupt the pending read or write; serve() then sends 421 under a short deadline.
-            timed_out_ = true;
-            deadline_ = clock::now() + kFinalWriteTimeout;
-            socket_.cancel(ec);
-        } else {
-            socket_.close(ec);  // the client will not even take our 421
-            co_return;
-        }
+void Connection::on_deadline() {
+    boost::system::error_code ec;
+    if (!timed_out_) {
+        // Interrupt the pending read or write; serve() then sends 421 under a short deadline.
+        timed_out_ = true;
+        deadline_.expires_after(kFinalWriteTimeout);
+        socket_.cancel(ec);
+    } else {
+        socket_.close(ec);  // the client will not even take our 421
     }
 }
 
@@ -418,7 +406,7 @@ asio::awaitable<bool> Connection::handshake() {
 // tell the end of the session from a truncation. One-way: the SMTP dialogue is over, so we do not
 // wait for the client's close_notify (a client that never sends one must not hold the connection
 // or its slot). Marking the client's as received makes SSL_shutdown send ours and report done
-// without reading; async_shutdown then only writes a few bytes. The watchdog bounds that write by
+// without reading; async_shutdown then only writes a few bytes. The deadline bounds that write by
 // kTlsCloseTimeout (a client that reads nothing, its window full): it cancels, then closes.
 asio::awaitable<void> Connection::close_tls() {
     if (!tls_ || !tls_clean_ || !socket_.is_open()) co_return;
@@ -426,8 +414,7 @@ asio::awaitable<void> Connection::close_tls() {
     SSL* ssl = tls_->native_handle();
     SSL_set_shutdown(ssl, SSL_get_shutdown(ssl) | SSL_RECEIVED_SHUTDOWN);
     // Not set_deadline(): the session deadline may have passed (that is why we are closing).
-    deadline_ = clock::now() + kTlsCloseTimeout;
-    if (deadline_ < timer_.expiry()) timer_.cancel();
+    deadline_.expires_after(kTlsCloseTimeout);
     auto [ec] = co_await tls_->async_shutdown(as_tuple_awaitable);
     if (ec)
         log::debug("tls_close", {{"session", id_}, {"ip", client_ip_}, {"error", ec.message()}});

@@ -4,17 +4,17 @@
 // the deadlines (per command, per data block, per session) and the minimum data rate. No policy
 // and no storage logic lives here: new checks are Policy stages, message edits Intake modifiers.
 //
-// Strand rule: everything of one connection (the serve loop, the watchdog, request_shutdown's
+// Strand rule: everything of one connection (the serve loop, the deadline, request_shutdown's
 // posted handler, the Policy stages it awaits, the Intake's resumption) runs on the connection's
 // strand (the socket's executor), so its members need no lock.
 //
-// A watchdog coroutine holds the deadline: a read does not arm a timer of its own, it only moves
-// the deadline forward, which keeps a connection cheap (10,000 idle ones must fit in little
-// memory).
+// One Deadline (common/deadline.hpp) bounds every wait: a read does not arm a timer of its own,
+// it only moves the deadline forward, which keeps a connection cheap (10,000 idle ones must fit
+// in little memory). The session deadline caps every other one.
 //
 // TLS: the connection keeps its tcp::socket and, after STARTTLS (or at once on an implicit-TLS
 // listener), layers an ssl::stream<tcp::socket&> over it; reads and writes pick the stream with
-// one branch, so the plaintext path costs no allocation or virtual call. The deadline watchdog
+// one branch, so the plaintext path costs no allocation or virtual call. The deadline
 // cancels the socket either way. A TLS session ends with our close_notify before the TCP close
 // (one-way, under a short deadline: see close_tls). AUTH credentials are checked on the auth
 // thread pool (argon2id is slow on purpose); failures are delayed and counted per client address
@@ -34,6 +34,7 @@
 #include <memory>
 #include <string>
 
+#include "common/deadline.hpp"
 #include "policy/chain.hpp"
 #include "server/context.hpp"
 #include "smtp/session.hpp"
@@ -64,7 +65,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     using clock = std::chrono::steady_clock;
 
     boost::asio::awaitable<void> serve();
-    boost::asio::awaitable<void> watchdog();
+    // The deadline passed: the first time, cancel what is pending and allow a short final write
+    // (the 421); the second time, close the socket.
+    void on_deadline();
     boost::asio::awaitable<bool> flush();
     boost::asio::awaitable<bool> handshake();
     boost::asio::awaitable<void> close_tls();
@@ -84,7 +87,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // The TLS session is intact: handshake done, no TLS read or write has failed (a read cancelled
     // by a deadline or a shutdown leaves it intact). Only then may it end with close_notify.
     bool tls_clean_ = false;
-    boost::asio::steady_timer timer_;
+    Deadline deadline_;
     Context& ctx_;
     const config::Listener& listener_;
     std::string client_ip_;
@@ -93,10 +96,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     smtp::Session session_;
 
     clock::time_point started_;
-    clock::time_point deadline_;
     clock::time_point session_deadline_;
     bool timed_out_ = false;
-    bool done_ = false;
     bool shutdown_requested_ = false;
     bool force_shutdown_ = false;
     bool reading_ = false;
