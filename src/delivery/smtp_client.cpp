@@ -1,6 +1,8 @@
 // smtp_client.cpp: one outgoing SMTP connection (see smtp_client.hpp).
 #include "delivery/smtp_client.hpp"
 
+#include "delivery/smtp_transaction.hpp"
+
 #include <fmt/format.h>
 #include <openssl/ssl.h>
 
@@ -252,122 +254,24 @@ asio::awaitable<std::optional<smtp::Reply>> SmtpConnection::open_session(
     co_return std::nullopt;
 }
 
-std::optional<smtp::Reply> SmtpConnection::refusal(const Envelope& env, std::string_view message,
-                                                   bool eight_bit) const {
-    const std::string peer = fmt::format("{}[{}]", host_, ip_);
-    if (env.body == BodyType::binary_mime && !(ext_.binarymime && ext_.chunking))
-        return smtp::Reply{554, "5.6.3",
-                           fmt::format("message is BINARYMIME but {} does not support it", peer)};
-    if (eight_bit && !ext_.eightbitmime)
-        return smtp::Reply{554, "5.6.3",
-                           fmt::format("message needs 8BITMIME but {} does not support it", peer)};
-    if (needs_smtputf8(env) && !ext_.smtputf8)
-        return smtp::Reply{553, "5.6.7",
-                           fmt::format("message needs SMTPUTF8 but {} does not support it", peer)};
-    if (ext_.size && message.size() > ext_.size)
-        return smtp::Reply{552, "5.3.4",
-                           fmt::format("message size {} exceeds the limit of {} ({})",
-                                       message.size(), ext_.size, peer)};
-    return std::nullopt;
-}
-
 asio::awaitable<std::vector<smtp::Reply>> SmtpConnection::send(const Envelope& env,
                                                                std::string_view message) {
-    const std::size_t n = env.recipients.size();
-    auto all = [n](const smtp::Reply& r) { return std::vector<smtp::Reply>(n, r); };
     ++transactions_;
-    const bool eight_bit = env.body != BodyType::seven_bit && needs_8bit(message);
-    const std::string peer = fmt::format("{}[{}]", host_, ip_);
-    if (auto why = refusal(env, message, eight_bit)) {
-        const smtp::Reply r = *why;
-        co_return all(r);
-    }
-
-    const bool bdat = env.body == BodyType::binary_mime;
-    std::vector<std::string> cmds;
-    cmds.push_back(mail_command(env, message.size(), eight_bit, ext_));
-    for (const auto& r : env.recipients) cmds.emplace_back(rcpt_command(r, ext_));
-    if (!bdat) cmds.emplace_back("DATA\r\n");
-
-    std::vector<ServerReply> replies;
-    if (ext_.pipelining) {
-        std::string batch;
-        for (const auto& c : cmds) batch += c;
-        const bool written = co_await write(batch, opts_.command_timeout);
-        if (!written) {
-            smtp::Reply lost{421, "4.4.2", fmt::format("lost connection with {}", peer)};
-            co_return all(lost);
-        }
-        for (std::size_t i = 0; i < cmds.size(); ++i)
-            replies.push_back(co_await read_reply(opts_.command_timeout));
-    } else {
-        for (std::size_t i = 0; i < cmds.size(); ++i) {
-            replies.push_back(co_await command(cmds[i]));
-            // Without pipelining, stop early: no RCPT after a refused MAIL, no DATA without a
-            // recipient.
-            if (i == 0 && replies[0].code != 250) break;
-            if (!usable()) break;
-            if (i + 2 == cmds.size() && !bdat) {
-                bool any = false;
-                for (std::size_t k = 1; k < replies.size(); ++k) any |= replies[k].code / 100 == 2;
-                if (!any) break;
-            }
-        }
-    }
-    auto reply_at = [&](std::size_t i) -> smtp::Reply {
-        if (i < replies.size()) return replies[i].to_reply();
-        return {421, "4.4.2", fmt::format("lost connection with {}", peer)};
-    };
-    const smtp::Reply mail = reply_at(0);
-    if (mail.code != 250) {
-        if (usable()) (void)co_await command("RSET\r\n");
-        co_return all(mail);
-    }
-    std::vector<smtp::Reply> out(n);
-    std::vector<std::size_t> accepted;
-    for (std::size_t i = 0; i < n; ++i) {
-        out[i] = reply_at(1 + i);
-        if (out[i].code / 100 == 2) accepted.push_back(i);
-    }
-    smtp::Reply final_reply;
-    if (bdat) {
-        if (accepted.empty()) {
-            if (usable()) (void)co_await command("RSET\r\n");
-            co_return out;
-        }
-        std::string chunk = fmt::format("BDAT {} LAST\r\n", message.size());
-        chunk.append(message);
-        const bool written = co_await write(chunk, opts_.data_timeout);
-        if (!written)
-            final_reply = {421, "4.4.2",
-                           fmt::format("lost connection with {} while sending", peer)};
-        else
-            final_reply = (co_await read_reply(opts_.data_timeout)).to_reply();
-    } else {
-        const smtp::Reply data = reply_at(1 + n);
-        if (data.code != 354) {
-            if (accepted.empty()) {
-                if (usable()) (void)co_await command("RSET\r\n");
-                co_return out;
-            }
-            final_reply = data;
-            if (usable()) (void)co_await command("RSET\r\n");
-        } else if (accepted.empty()) {
-            // RFC 2920 3.1: a 354 with no recipient: send an empty message to end it.
-            (void)co_await command(".\r\n");
-            co_return out;
+    // The transaction's logic is ClientTransaction's (no I/O); this only moves its bytes.
+    ClientTransaction t(env, message, ext_, fmt::format("{}[{}]", host_, ip_));
+    while (true) {
+        const auto step = t.next();
+        const auto timeout = step.data ? opts_.data_timeout : opts_.command_timeout;
+        if (step.action == ClientTransaction::Action::write) {
+            t.written(co_await write(step.bytes, timeout));
+        } else if (step.action == ClientTransaction::Action::read) {
+            const auto r = co_await read_reply(timeout);
+            t.replied(r.to_reply(), usable());
         } else {
-            const std::string body = dot_stuff(message);
-            const bool written = co_await write(body, opts_.data_timeout);
-            if (!written)
-                final_reply = {421, "4.4.2",
-                               fmt::format("lost connection with {} while sending", peer)};
-            else
-                final_reply = (co_await read_reply(opts_.data_timeout)).to_reply();
+            break;
         }
     }
-    for (std::size_t i : accepted) out[i] = final_reply;
-    co_return out;
+    co_return t.results();
 }
 
 asio::awaitable<void> SmtpConnection::quit() {

@@ -92,9 +92,6 @@ class SmtpConnection : public std::enable_shared_from_this<SmtpConnection> {
                                                                     const ClientOptions& opts);
     boost::asio::awaitable<std::optional<smtp::Reply>> authenticate();
     boost::asio::awaitable<void> close_tls();
-    // Why this message cannot go to this peer (8BITMIME, SMTPUTF8, SIZE...), if it cannot.
-    std::optional<smtp::Reply> refusal(const Envelope& env, std::string_view message,
-                                       bool eight_bit) const;
     // Every wait is bounded by deadline_ (common/deadline.hpp): arm before, disarm after. When it
     // passes, the socket's operations are cancelled and timed_out_ says why they failed.
     void arm(std::chrono::milliseconds d);
