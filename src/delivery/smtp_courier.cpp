@@ -51,7 +51,7 @@ dns::Resolver::Options resolver_options(const config::Config& cfg) {
     return {cfg.dns.forwarders, cfg.dns.timeout, cfg.dns.trust_anchor_file};
 }
 
-SmtpCourier::SmtpCourier(asio::io_context& io, dns::Resolver& resolver, CourierOptions opts)
+SmtpCourier::SmtpCourier(asio::io_context& io, dns::Lookup& resolver, CourierOptions opts)
     : io_(io),
       resolver_(resolver),
       opts_(std::move(opts)),

@@ -43,7 +43,7 @@ dns::Resolver::Options resolver_options(const config::Config& cfg);
 
 class SmtpCourier : public Transport {
   public:
-    SmtpCourier(boost::asio::io_context& io, dns::Resolver& resolver, CourierOptions opts);
+    SmtpCourier(boost::asio::io_context& io, dns::Lookup& resolver, CourierOptions opts);
     ~SmtpCourier() override;
 
     std::string_view name() const override { return "smtp"; }
@@ -72,7 +72,7 @@ class SmtpCourier : public Transport {
     bool remove_idle(const std::string& key, const SmtpConnection* conn);
 
     boost::asio::io_context& io_;
-    dns::Resolver& resolver_;
+    dns::Lookup& resolver_;
     CourierOptions opts_;
     boost::asio::ssl::context tls_plain_;   // no certificate verification
     boost::asio::ssl::context tls_verify_;  // system CAs, host name checked

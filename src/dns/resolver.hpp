@@ -27,7 +27,17 @@
 
 namespace sluice::dns {
 
-class Resolver {
+// What remote delivery asks of DNS. The Resolver below answers it on the event loop; tests of the
+// courier answer it with fakes.
+class Lookup {
+  public:
+    virtual ~Lookup() = default;
+    virtual boost::asio::awaitable<MxAnswer> mx(std::string domain) = 0;
+    virtual boost::asio::awaitable<AddressAnswer> a(std::string host) = 0;
+    virtual boost::asio::awaitable<AddressAnswer> aaaa(std::string host) = 0;
+};
+
+class Resolver final : public Lookup {
   public:
     struct Options {
         std::vector<std::string> forwarders;  // "addr" or "addr@port"; empty = resolv.conf
@@ -37,13 +47,13 @@ class Resolver {
 
     // Throws std::runtime_error when libunbound cannot be set up (bad forwarder, no thread).
     Resolver(boost::asio::io_context& io, Options opts);
-    ~Resolver();
+    ~Resolver() override;
     Resolver(const Resolver&) = delete;
     Resolver& operator=(const Resolver&) = delete;
 
-    boost::asio::awaitable<MxAnswer> mx(std::string domain);
-    boost::asio::awaitable<AddressAnswer> a(std::string host);
-    boost::asio::awaitable<AddressAnswer> aaaa(std::string host);
+    boost::asio::awaitable<MxAnswer> mx(std::string domain) override;
+    boost::asio::awaitable<AddressAnswer> a(std::string host) override;
+    boost::asio::awaitable<AddressAnswer> aaaa(std::string host) override;
 
   private:
     struct Impl;
