@@ -254,7 +254,13 @@ maillog_file_prefixes = {WORK}
                     line = " ".join(parts) + "\n"
             master.append(line)
         (etc / "master.cf").write_text("".join(master))
-        # Postfix only accepts -c for directories the default instance lists.
+        # Postfix only accepts -c for directories the default instance lists. setup.sh installs
+        # Postfix with "No configuration" (no system MTA), so the default instance may have no
+        # main.cf at all: then one is made for the run, naming only this directory, and removed
+        # at stop() (the default instance is never started).
+        self.made_main_cf = not pathlib.Path("/etc/postfix/main.cf").exists()
+        if self.made_main_cf:
+            pathlib.Path("/etc/postfix/main.cf").write_text("compatibility_level = 3.6\n")
         cur = sh("postconf", "-h", "alternate_config_directories", capture_output=True,
                  text=True).stdout.strip()
         if str(etc) not in cur:
@@ -290,6 +296,8 @@ maillog_file_prefixes = {WORK}
 
     def stop(self):
         sh("postfix", "-c", str(self.dir / "etc"), "stop", check=False, capture_output=True)
+        if self.made_main_cf:
+            pathlib.Path("/etc/postfix/main.cf").unlink(missing_ok=True)
 
 
 class Sink(Server):
@@ -504,10 +512,16 @@ def main():
 def build_baseline(rev):
     """Builds Sluice at `rev` (Release, benchmarks on) in a worktree; returns its binary."""
     tree = WORK / "baseline"
-    if tree.exists():
-        sh("git", "worktree", "remove", "--force", str(tree), cwd=REPO, check=False)
-        shutil.rmtree(tree, ignore_errors=True)
-    sh("git", "worktree", "add", "--detach", str(tree), rev, cwd=REPO, stdout=subprocess.DEVNULL)
+    want = sh("git", "rev-parse", rev + "^{commit}", cwd=REPO, capture_output=True,
+              text=True).stdout.strip()
+    have = sh("git", "rev-parse", "HEAD", cwd=tree, capture_output=True, text=True,
+              check=False).stdout.strip() if tree.exists() else ""
+    if have != want:  # else: the same revision, built before; the build below is a no-op
+        if tree.exists():
+            sh("git", "worktree", "remove", "--force", str(tree), cwd=REPO, check=False)
+            shutil.rmtree(tree, ignore_errors=True)
+        sh("git", "worktree", "add", "--detach", str(tree), rev, cwd=REPO,
+           stdout=subprocess.DEVNULL)
     sh("cmake", "--preset", "release", "-DSLUICE_BENCH=ON", cwd=tree, stdout=subprocess.DEVNULL)
     sh("cmake", "--build", "--preset", "release", "-j%d" % os.cpu_count(), cwd=tree,
        stdout=subprocess.DEVNULL)
