@@ -72,12 +72,16 @@ MaildirTransport::~MaildirTransport() {
 }
 
 void MaildirTransport::deliver(Job job, std::function<void(Result)> done) {
+    bool wake;
     {
         std::lock_guard lock(mu_);
         if (stopping_) return;  // dropped: see transport.hpp
+        // A thread woken for the first job takes the ones queued meanwhile with it (and wakes
+        // another when more than a batch is waiting): one wake-up per batch, not per job.
+        wake = queue_.empty();
         queue_.push_back({std::move(job), std::move(done)});
     }
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
 }
 
 std::size_t MaildirTransport::queued() const {

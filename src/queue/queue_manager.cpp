@@ -46,6 +46,7 @@ Options options_from(const config::Config& cfg, delivery::Transport* local,
     o.lifetime = cfg.queue.lifetime;
     o.hostname = cfg.hostname;
     o.nice = cfg.delivery.nice;
+    o.batch = cfg.delivery.batch;
     o.delay_warning = cfg.queue.delay_warning;
     o.local = local;
     o.remote = remote;
@@ -199,30 +200,37 @@ Stats QueueManager::stats() const {
 }
 
 void QueueManager::worker() {
+    std::vector<std::shared_ptr<Item>> done;
+    std::vector<Item> next;
+    const std::size_t batch = std::max(1u, opts_.batch);
     while (true) {
-        std::shared_ptr<Item> done;
-        std::optional<Item> next;
+        done.clear();
+        next.clear();
         {
             std::unique_lock lock(mu_);
             while (true) {
-                // Attempts whose transports have all answered are recorded even when stopping.
-                if (!completed_.empty()) {
-                    done = std::move(completed_.front());
+                // Whatever is there is taken at once: a burst costs one wake-up per batch, not
+                // one per message. Attempts whose transports have all answered are recorded
+                // even when stopping; no new attempt starts then.
+                while (!completed_.empty()) {
+                    done.push_back(std::move(completed_.front()));
                     completed_.pop_front();
+                }
+                if (stopping_) {
+                    if (done.empty()) return;
                     break;
                 }
-                if (stopping_) return;
                 std::int64_t now = now_us();
                 while (!waiting_.empty() && waiting_.begin()->first <= now) {
                     ready_.push_back(std::move(waiting_.begin()->second));
                     waiting_.erase(waiting_.begin());
                 }
-                if (!ready_.empty()) {
-                    next = std::move(ready_.front());
+                while (!ready_.empty() && next.size() < batch) {
+                    next.push_back(std::move(ready_.front()));
                     ready_.pop_front();
-                    in_flight_.insert(next->id);
-                    break;
+                    in_flight_.insert(next.back().id);
                 }
+                if (!done.empty() || !next.empty()) break;
                 if (waiting_.empty()) {
                     cv_.wait(lock);
                 } else {
@@ -234,13 +242,12 @@ void QueueManager::worker() {
             // More work than this thread took: let another thread start on it now.
             if (!ready_.empty() || !completed_.empty()) cv_.notify_one();
         }
-        if (done) {
+        for (auto& d : done) {
             // Every transport has answered: finish the attempt here, off the event loop.
-            auto msg = std::move(done->msg);
-            finalize(*done, msg);
-        } else {
-            begin_attempt(std::move(*next));
+            auto msg = std::move(d->msg);
+            finalize(*d, msg);
         }
+        for (auto& n : next) begin_attempt(std::move(n));
     }
 }
 
@@ -276,7 +283,9 @@ void QueueManager::begin_attempt(Item item) {
         // Until its transport answers (one that never does is a temporary failure).
         out.reply = {451, "4.3.0", "no answer from the transport"};
         split_address(env.recipients[i].address, local_part, domain);
-        if (domain.empty() || router_.is_local_domain(domain)) {
+        if ((domain.empty() || router_.is_local_domain(domain)) && !opts_.local) {
+            out.reply = {451, "4.3.5", "local delivery is not configured"};  // a setup error
+        } else if (domain.empty() || router_.is_local_domain(domain)) {
             local.rcpts.push_back(i);
         } else if (!opts_.remote || domain.front() == '[') {
             out.permanent = true;
@@ -317,10 +326,11 @@ void QueueManager::part_done(const std::shared_ptr<Item>& item, bool remote, del
     stats_.delivered_copies += r.copies;
     if (remote) item->remote_results.push_back(std::move(r));
     if (--item->pending != 0) return;
+    const bool wake = completed_.empty();  // else a thread is already on its way to drain it
     completed_.push_back(item);
     // Notified under mu_: `done` may run on any thread, and once stop() has taken mu_ after us,
     // the queue may be destroyed; a notify after unlocking raced with ~condition_variable.
-    cv_.notify_one();
+    if (wake) cv_.notify_one();
 }
 
 void QueueManager::finalize(Item& item, const std::shared_ptr<const spool::StoredMessage>& msg) {

@@ -51,7 +51,8 @@ struct Options {
     config::Duration retry_max = std::chrono::hours(4);
     config::Duration lifetime = std::chrono::hours(24 * 5);
     std::string hostname;
-    int nice = 0;  // CPU priority of the queue threads (0..19; higher: lower)
+    int nice = 0;         // CPU priority of the queue threads (0..19; higher: lower)
+    unsigned batch = 32;  // ready messages (and finished attempts) a queue thread takes at once
     std::size_t memory_budget = 128 * 1024 * 1024;  // message bytes kept in memory for delivery
     std::optional<config::Duration> delay_warning;  // "delayed" DSN after this long; none = never
     delivery::Transport* local = nullptr;           // local domains (required)
