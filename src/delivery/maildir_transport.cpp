@@ -36,11 +36,8 @@ std::uint32_t mailbox_tag(std::string_view s) {
 
 MaildirOptions maildir_options(const config::Config& cfg) {
     MaildirOptions o;
-    // One delivery thread per core by default: on the benchmark (one mailbox, 2 cores) 4 threads
-    // cost 0.071-0.079 ms of CPU per copy, 2 threads 0.057-0.062, contending less for the
-    // mailbox directory and syncing larger batches. At least 2, so one slow copy stalls nothing.
-    o.threads = cfg.delivery.workers != 0 ? cfg.delivery.workers
-                                          : std::max(2u, std::thread::hardware_concurrency());
+    // No threads of its own: the queue's threads (delivery.workers) make the copies in drain().
+    o.threads = 0;
     o.hostname = cfg.hostname;
     o.crlf_to_lf = cfg.delivery.maildir_line_endings == config::LineEndings::lf;
     // Batching rests on syncfs reporting writeback errors (Linux >= 5.8); before, one fsync each.
@@ -95,8 +92,7 @@ void MaildirTransport::start() {
         if (started_ || stopping_) return;
         started_ = true;
     }
-    const unsigned n = std::max(1u, opts_.threads);
-    for (unsigned i = 0; i < n; ++i)
+    for (unsigned i = 0; i < opts_.threads; ++i)
         threads_.emplace_back([this] {
             set_thread_name("sluice-maildir");
             // Reception first: under a burst the event loop and the spool get the CPU, and the
@@ -175,11 +171,11 @@ void MaildirTransport::write_copies(const Job& job, Result& res, std::vector<Cop
     }
 }
 
-void MaildirTransport::worker() {
-    // One syncfs descriptor per file system this thread syncs (see the header). The root may not
+MaildirTransport::SyncMap MaildirTransport::open_syncs() const {
+    // One syncfs descriptor per file system a thread syncs (see the header). The root may not
     // exist yet (made at the first delivery): its nearest existing ancestor is on the same file
     // system unless a mount point comes between.
-    std::map<std::uint64_t, std::unique_ptr<FileSystemSync>> fs_syncs;
+    SyncMap fs_syncs;
     if (!opts_.maildir_root.empty()) {
         std::filesystem::path p = opts_.maildir_root;
         struct stat st {};
@@ -188,82 +184,109 @@ void MaildirTransport::worker() {
         if (h->open_error() == 0 && ::stat(p.c_str(), &st) == 0)
             fs_syncs.emplace(static_cast<std::uint64_t>(st.st_dev), std::move(h));
     }
+    return fs_syncs;
+}
+
+bool MaildirTransport::take_batch(std::vector<Pending>& batch, bool wait) {
+    std::unique_lock lock(mu_);
+    if (wait) cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+    if (stopping_ || queue_.empty()) return false;
+    // Take what is queued, up to the batch size: the copies of all of them are then made durable
+    // with one sync instead of two fsyncs each.
+    const std::size_t n =
+        std::min<std::size_t>(queue_.size(), opts_.batch_sync ? std::max(1u, opts_.batch) : 1);
+    for (std::size_t i = 0; i < n; ++i) {
+        batch.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+    }
+    if (wait && !queue_.empty()) cv_.notify_one();  // more than we took: wake another thread
+    return true;
+}
+
+void MaildirTransport::worker() {
+    SyncMap fs_syncs = open_syncs();
     std::vector<Pending> batch;
     while (true) {
         batch.clear();
-        {
-            std::unique_lock lock(mu_);
-            cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-            if (stopping_) return;
-            // Take what is queued, up to the batch size: the copies of all of them are then made
-            // durable with one sync instead of two fsyncs each.
-            const std::size_t n = std::min<std::size_t>(
-                queue_.size(), opts_.batch_sync ? std::max(1u, opts_.batch) : 1);
-            for (std::size_t i = 0; i < n; ++i) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-            if (!queue_.empty()) cv_.notify_one();  // more than we took: wake another thread
-        }
-        std::vector<Result> results(batch.size());
-        std::vector<Copy> copies;
-        std::vector<std::vector<bool>> decided(batch.size());
-        for (std::size_t j = 0; j < batch.size(); ++j) {
-            const Job& job = batch[j].job;
-            results[j].rcpts.resize(job.rcpts.size());
-            for (std::size_t k = 0; k < job.rcpts.size(); ++k)
-                results[j].rcpts[k].index = job.rcpts[k];
-            decided[j].assign(job.rcpts.size(), false);
-            const std::size_t before = copies.size();
-            write_copies(job, results[j], copies, decided[j]);
-            for (std::size_t c = before; c < copies.size(); ++c) copies[c].job = j;
-        }
-        // Sync through each copy's directory: a reader may already have moved the file itself
-        // from new/ to cur/.
-        std::map<std::uint64_t, std::string> to_sync;  // device -> a directory on it
-        for (const auto& c : copies)
-            if (!c.path.empty()) to_sync.emplace(c.device, c.path.substr(0, c.path.rfind('/')));
-        std::map<std::uint64_t, int> failed;
-        for (const auto& [dev, path] : to_sync) {
-            int err;
-            if (opts_.sync_fs) {
-                err = opts_.sync_fs(path);
-            } else {
-                auto& h = fs_syncs[dev];
-                if (!h) h = std::make_unique<FileSystemSync>(path);
-                err = h->sync();
-                if (h->open_error() != 0) h.reset();  // try to open it again next time
-            }
-            if (err != 0) {
-                failed.emplace(dev, err);
-                log::error("maildir_sync",
-                           {{"path", path}, {"error", std::generic_category().message(err)}});
-            }
-        }
-        for (const auto& c : copies) {
-            const Job& job = batch[c.job].job;
-            RcptResult& rr = results[c.job].rcpts[c.rcpt];
-            const auto f = c.path.empty() ? failed.end() : failed.find(c.device);
-            if (f != failed.end()) {
-                // Not durable: take the copy back, so the retry neither trusts nor duplicates it.
-                ::unlink(c.path.c_str());
-                rr.reply = {451, "4.3.0",
-                            "maildir: sync failed: " + std::generic_category().message(f->second)};
-                continue;
-            }
-            const Envelope& env = job.msg->envelope;
-            log::info("delivery",
-                      {{"queue_id", env.queue_id},
-                       {"rcpt", env.recipients[job.rcpts[c.rcpt]].address},
-                       {"mailbox", c.mailbox},
-                       {"result", c.already_present ? "already_delivered" : "delivered"},
-                       {"ms", c.ms}});
-            ++results[c.job].copies;
-        }
-        // A recipient with several mailboxes is delivered only when all its copies are durable:
-        // one failed sync makes it temporary (the durable copies are found again on the retry).
-        for (std::size_t j = 0; j < batch.size(); ++j) batch[j].done(std::move(results[j]));
+        if (!take_batch(batch, true)) return;
+        process(batch, fs_syncs);
     }
+}
+
+void MaildirTransport::drain() {
+    if (opts_.threads != 0) return;  // its own threads do the work
+    // The calling (queue) thread's descriptors, kept for its life like a worker's.
+    thread_local SyncMap fs_syncs;
+    thread_local bool opened = false;
+    if (!opened) {
+        fs_syncs = open_syncs();
+        opened = true;
+    }
+    std::vector<Pending> batch;
+    while (true) {
+        batch.clear();
+        if (!take_batch(batch, false)) return;
+        process(batch, fs_syncs);
+    }
+}
+
+void MaildirTransport::process(std::vector<Pending>& batch, SyncMap& fs_syncs) {
+    std::vector<Result> results(batch.size());
+    std::vector<Copy> copies;
+    std::vector<std::vector<bool>> decided(batch.size());
+    for (std::size_t j = 0; j < batch.size(); ++j) {
+        const Job& job = batch[j].job;
+        results[j].rcpts.resize(job.rcpts.size());
+        for (std::size_t k = 0; k < job.rcpts.size(); ++k) results[j].rcpts[k].index = job.rcpts[k];
+        decided[j].assign(job.rcpts.size(), false);
+        const std::size_t before = copies.size();
+        write_copies(job, results[j], copies, decided[j]);
+        for (std::size_t c = before; c < copies.size(); ++c) copies[c].job = j;
+    }
+    // Sync through each copy's directory: a reader may already have moved the file itself
+    // from new/ to cur/.
+    std::map<std::uint64_t, std::string> to_sync;  // device -> a directory on it
+    for (const auto& c : copies)
+        if (!c.path.empty()) to_sync.emplace(c.device, c.path.substr(0, c.path.rfind('/')));
+    std::map<std::uint64_t, int> failed;
+    for (const auto& [dev, path] : to_sync) {
+        int err;
+        if (opts_.sync_fs) {
+            err = opts_.sync_fs(path);
+        } else {
+            auto& h = fs_syncs[dev];
+            if (!h) h = std::make_unique<FileSystemSync>(path);
+            err = h->sync();
+            if (h->open_error() != 0) h.reset();  // try to open it again next time
+        }
+        if (err != 0) {
+            failed.emplace(dev, err);
+            log::error("maildir_sync",
+                       {{"path", path}, {"error", std::generic_category().message(err)}});
+        }
+    }
+    for (const auto& c : copies) {
+        const Job& job = batch[c.job].job;
+        RcptResult& rr = results[c.job].rcpts[c.rcpt];
+        const auto f = c.path.empty() ? failed.end() : failed.find(c.device);
+        if (f != failed.end()) {
+            // Not durable: take the copy back, so the retry neither trusts nor duplicates it.
+            ::unlink(c.path.c_str());
+            rr.reply = {451, "4.3.0",
+                        "maildir: sync failed: " + std::generic_category().message(f->second)};
+            continue;
+        }
+        const Envelope& env = job.msg->envelope;
+        log::info("delivery", {{"queue_id", env.queue_id},
+                               {"rcpt", env.recipients[job.rcpts[c.rcpt]].address},
+                               {"mailbox", c.mailbox},
+                               {"result", c.already_present ? "already_delivered" : "delivered"},
+                               {"ms", c.ms}});
+        ++results[c.job].copies;
+    }
+    // A recipient with several mailboxes is delivered only when all its copies are durable:
+    // one failed sync makes it temporary (the durable copies are found again on the retry).
+    for (std::size_t j = 0; j < batch.size(); ++j) batch[j].done(std::move(results[j]));
 }
 
 }  // namespace sluice::delivery

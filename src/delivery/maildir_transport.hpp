@@ -11,23 +11,28 @@
 // Copy names are deterministic per (message, mailbox) (maildir.hpp), so a job with
 // check_existing finds a copy an interrupted earlier attempt made instead of writing a second.
 //
-// Threads: `threads` delivery threads, niced by `nice` so reception keeps the CPU under a burst.
-// Each keeps one syncfs descriptor per file system it syncs, so a sync reports every writeback
-// error since that descriptor was opened (common/sync_dir.hpp); the Maildir root's is opened
-// before the first copy is written.
+// Threads: by default none of its own: the queue's threads call drain() after handing out a batch
+// and do the copies themselves. With `threads` > 0, that many threads niced by `nice` (reception
+// keeps the CPU under a burst). Each thread keeps one syncfs descriptor per file system it syncs,
+// so a sync reports every writeback error since that descriptor was opened (common/sync_dir.hpp);
+// the Maildir root's is opened before the first copy is written.
 //
 // SECURITY: mailbox paths come from the router (configuration), never from message content.
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <deque>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/sync_dir.hpp"
 #include "config/config.hpp"
 #include "delivery/local_router.hpp"
 #include "delivery/transport.hpp"
@@ -35,7 +40,9 @@
 namespace sluice::delivery {
 
 struct MaildirOptions {
-    unsigned threads = 2;
+    // 0: no threads of its own; the queue's threads do the copies in drain() (the default: one
+    // thread takes a batch from scheduling to durable copies, as fast as before the Transports).
+    unsigned threads = 0;
     std::string hostname;                // in copy names
     bool crlf_to_lf = true;              // Dovecot expects LF; binary bodies stay untouched
     bool batch_sync = true;              // one syncfs per batch instead of fsyncs per copy
@@ -60,6 +67,9 @@ class MaildirTransport final : public Transport {
     std::string_view name() const override { return "maildir"; }
     bool remote() const override { return false; }
     void deliver(Job job, std::function<void(Result)> done) override;
+    // With threads = 0 the caller (a queue thread, after handing out a batch) does the queued jobs
+    // here, all their copies made durable together: no hand-off between threads.
+    void drain() override;
 
     // Jobs are taken once started (queued before: kept); stop() finishes the batches in hand,
     // drops the rest unanswered, and joins. Both idempotent.
@@ -73,7 +83,11 @@ class MaildirTransport final : public Transport {
         std::function<void(Result)> done;
     };
     struct Copy;
-    class Syncer;
+    using SyncMap = std::map<std::uint64_t, std::unique_ptr<FileSystemSync>>;
+    SyncMap open_syncs() const;
+    // Takes up to a batch of queued jobs; false when there are none (or stopping).
+    bool take_batch(std::vector<Pending>& batch, bool wait);
+    void process(std::vector<Pending>& batch, SyncMap& fs_syncs);
     void worker();
     // Writes the copies of one job; fills `res` for recipients already decided (failures).
     void write_copies(const Job& job, Result& res, std::vector<Copy>& copies,

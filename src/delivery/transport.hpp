@@ -68,6 +68,9 @@ class Transport {
     // Never blocks; `done` is called exactly once, on any thread, unless the transport is stopped
     // first (then the job is dropped: the message is still in the spool and retried next run).
     virtual void deliver(Job job, std::function<void(Result)> done) = 0;
+    // A transport that works on its caller's thread (Maildir without threads of its own) does the
+    // jobs handed to it so far here; the queue calls it after handing out a batch. Others: nothing.
+    virtual void drain() {}
 };
 
 }  // namespace sluice::delivery

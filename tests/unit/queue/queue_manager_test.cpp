@@ -108,7 +108,8 @@ struct Fixture : ::testing::Test {
     }
 
     // A new Maildir transport and queue (the old ones stopped). `start`: start both now.
-    void restart(std::function<int(const std::string&)> sync_fs, unsigned threads = 1,
+    // threads = 0: the Maildir copies are made by the queue's thread (drain()), as in the server.
+    void restart(std::function<int(const std::string&)> sync_fs, unsigned threads = 0,
                  unsigned batch = 32, bool start = true,
                  std::optional<queue::Options> opts = std::nullopt) {
         stop();
@@ -170,7 +171,7 @@ struct Fixture : ::testing::Test {
     // warning has reached the sender (bob) and left the spool. Returns the message's queue ID.
     std::string submit_until_delay_warning() {
         courier.replies = {{451, "4.2.2", "mailbox full"}};
-        restart(counting_sync(), 1, 32, true, delay_warning_options());
+        restart(counting_sync(), 0, 32, true, delay_warning_options());
         submit("bob@example.org", {"x@a.test"});
         const std::string id = spool->list_ids().at(0);
         EXPECT_TRUE(eventually([&] { return mails("bob") == 1; }));
@@ -347,7 +348,7 @@ TEST_F(Fixture, DelayWarningIsNotRepeatedAfterARestart) {
     auto recovered = spool->recover();
     ASSERT_EQ(recovered.size(), 1u);
     EXPECT_TRUE(recovered[0].delay_warned);
-    restart(counting_sync(), 1, 32, false, delay_warning_options());
+    restart(counting_sync(), 0, 32, false, delay_warning_options());
     const int jobs = courier.jobs;
     maildir->start();
     qm->start(std::move(recovered));
