@@ -58,7 +58,7 @@ std::string Intake::assemble(const Envelope& env, Submission& s) const {
         m.reserve(trace.size() + s.content.size());
         m += trace;
         m += s.content;
-        s.content.clear();
+        std::string().swap(s.content);  // freed now, not when the commit returns
         return m;
     }
     std::string m;
@@ -68,7 +68,7 @@ std::string Intake::assemble(const Envelope& env, Submission& s) const {
     for (const auto& h : s.headers) m += h;
     m += trace;
     m += s.content;
-    s.content.clear();
+    std::string().swap(s.content);
     return m;
 }
 
