@@ -1,6 +1,6 @@
 #!/bin/bash
 # thread_costs.sh: CPU time and context switches per message, per kind of thread (the threads are
-# named sluice-io, sluice-spool, sluice-deliver; the main thread also runs the event loop), for
+# named sluice-io, sluice-spool, sluice-queue (delivery: routing, Maildir copies, results); the main thread also runs the event loop), for
 # smtp-source driving a Release build: 50 sessions, a new connection per message, all mail to one
 # Maildir. Shows where a message's cost goes before reaching for perf.
 #
