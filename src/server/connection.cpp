@@ -134,9 +134,10 @@ asio::awaitable<void> Connection::run() {
     chain_.open(facts_, policy_state_);
     // The connect event comes before any TLS handshake: a dropped client costs none.
     policy::Verdict greeting = co_await ask(policy::Event::connect);
+    const bool drop = greeting.action == policy::Verdict::Action::disconnect;
     bool tls_ok = true;
-    if (greeting.action == policy::Verdict::Action::disconnect) {
-        tls_ok = false;
+    if (drop && greeting.reply.code == 0) {
+        tls_ok = false;  // not a word, not even a TLS handshake
         disconnects(greeting);
     } else if (listener_.role == config::ListenerRole::submissions) {
         tls_ok = co_await handshake();
@@ -147,6 +148,8 @@ asio::awaitable<void> Connection::run() {
     }
     if (!tls_ok) {
         // Nothing can be said to a client we share no TLS session with (or that was dropped).
+    } else if (drop) {
+        disconnects(greeting);  // its reply is queued; serve() writes it and closes
     } else if (!greeting.allows()) {
         session_.start_rejected(greeting.reply, greeting.reason);  // logged as smtp_reject
     } else {
