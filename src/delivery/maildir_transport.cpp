@@ -2,7 +2,6 @@
 #include "delivery/maildir_transport.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -94,14 +93,7 @@ void MaildirTransport::start() {
     }
     for (unsigned i = 0; i < opts_.threads; ++i)
         threads_.emplace_back([this] {
-            set_thread_name("sluice-maildir");
-            // Reception first: under a burst the event loop and the spool get the CPU, and the
-            // delivery threads catch up in larger (cheaper) batches when it is free.
-            if (opts_.nice > 0 &&
-                ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts_.nice) != 0) {
-                log::warn("delivery_priority", {{"nice", opts_.nice},
-                                                {"error", std::generic_category().message(errno)}});
-            }
+            become_background_thread("sluice-maildir", opts_.nice);
             worker();
         });
 }

@@ -3,7 +3,6 @@
 #include "queue/queue_manager.hpp"
 
 #include <fmt/format.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -100,14 +99,7 @@ void QueueManager::start(std::vector<spool::QueueEntry> recovered) {
     unsigned n = std::max(1u, opts_.workers);
     for (unsigned i = 0; i < n; ++i)
         threads_.emplace_back([this] {
-            set_thread_name("sluice-queue");
-            // Reception first: under a burst the event loop and the spool get the CPU, and the
-            // delivery threads catch up in larger (cheaper) batches when it is free.
-            if (opts_.nice > 0 &&
-                ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), opts_.nice) != 0) {
-                log::warn("delivery_priority", {{"nice", opts_.nice},
-                                                {"error", std::generic_category().message(errno)}});
-            }
+            become_background_thread("sluice-queue", opts_.nice);
             worker();
         });
 }

@@ -291,7 +291,10 @@ asio::awaitable<void> Connection::serve() {
             case smtp::Event::check_sender: {
                 added_headers_.clear();  // a new transaction
                 facts_.envelope = &session_.envelope();
-                auto v = co_await ask(policy::Event::mail);
+                // Raised for every MAIL (see session_info); most chains ask nothing about it, and
+                // then no coroutine frame is made on this per-message path.
+                policy::Verdict v;
+                if (chain_.wants(policy::Event::mail)) v = co_await ask(policy::Event::mail);
                 if (disconnects(v)) break;
                 for (auto& h : v.headers) added_headers_.push_back(std::move(h));
                 session_.sender_verdict(v.allows() ? smtp::Reply{250, "2.1.0", "Ok"} : v.reply,
