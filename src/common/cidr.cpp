@@ -135,12 +135,23 @@ std::optional<Cidr> Cidr::parse(std::string_view text) {
         if (n > 128) return std::nullopt;
         c.prefix = n;
     }
-    // Clear the host bits so that equal networks compare and print equal.
     c.network = *addr;
-    for (int bit = c.prefix; bit < 128; ++bit) {
-        c.network.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
-    }
+    c.clear_host_bits();
     return c;
+}
+
+void Cidr::clear_host_bits() {
+    // So that equal networks compare and print equal.
+    for (int bit = prefix; bit < 128; ++bit)
+        network.bytes[bit / 8] &= static_cast<std::uint8_t>(~(0x80 >> (bit % 8)));
+}
+
+std::string network_key(std::string_view ip, int v4_prefix, int v6_prefix) {
+    const auto a = IpAddress::parse(ip);
+    if (!a) return std::string(ip);
+    Cidr c{*a, a->is_v4() ? kV4Offset + v4_prefix : v6_prefix};
+    c.clear_host_bits();
+    return c.to_string();
 }
 
 bool CidrList::contains(const IpAddress& a) const {

@@ -30,7 +30,14 @@ struct Cidr {
     std::string to_string() const;  // IPv4 as "a.b.c.d/n"
     // "10.0.0.0/8", "::1/128", "192.0.2.1" (a single host). nullopt on bad syntax or prefix.
     static std::optional<Cidr> parse(std::string_view text);
+    void clear_host_bits();
 };
+
+// The network `ip` belongs to, as text ("192.0.2.0/24", "2001:db8::/64"), for limits that count
+// per network: one attacker commonly holds a whole IPv6 /64 (and often an IPv4 /24). Prefixes in
+// their own family's bits (v4_prefix 0..32, v6_prefix 0..128). Text that is not an address is
+// returned as is.
+std::string network_key(std::string_view ip, int v4_prefix, int v6_prefix);
 
 class CidrList {
   public:

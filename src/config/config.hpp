@@ -73,6 +73,8 @@ struct Auth {
     Duration lockout_duration = std::chrono::minutes(15);
     Duration failure_delay = std::chrono::seconds(1);  // after a failure; doubles each time
     Duration max_failure_delay = std::chrono::seconds(8);
+    std::size_t account_throttle_after = 5;  // failures at one account (any address) before spacing
+    Duration account_max_delay = std::chrono::seconds(30);  // cap of that spacing
     unsigned threads = 2;            // password hashing threads (argon2id is slow on purpose)
     bool check_from_header = false;  // an authenticated user's From: must be an address it owns
 

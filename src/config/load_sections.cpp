@@ -154,7 +154,8 @@ void Loader::load_auth(const toml::table& t, Auth& out) const {
     const std::string p = "auth";
     check_keys(t, p,
                {"user", "sqlite_file", "lockout_failures", "lockout_window", "lockout_duration",
-                "failure_delay", "max_failure_delay", "threads", "check_from_header"});
+                "failure_delay", "max_failure_delay", "account_throttle_after", "account_max_delay",
+                "threads", "check_from_header"});
     if (const auto b = boolean(t, p, "check_from_header")) out.check_from_header = *b;
     if (const auto f = path(t, p, "sqlite_file")) out.sqlite_file = *f;
     if (const auto v = integer(t, p, "lockout_failures", 1, 1000))
@@ -167,6 +168,9 @@ void Loader::load_auth(const toml::table& t, Auth& out) const {
         fail("auth.max_failure_delay",
              t.get("max_failure_delay") ? t.get("max_failure_delay")->source() : t.source(),
              "must not be shorter than failure_delay");
+    if (const auto v = integer(t, p, "account_throttle_after", 1, 100000))
+        out.account_throttle_after = static_cast<std::size_t>(*v);
+    if (const auto d = duration(t, p, "account_max_delay")) out.account_max_delay = *d;
     if (const auto v = integer(t, p, "threads", 1, 64)) out.threads = static_cast<unsigned>(*v);
     const toml::node* users = t.get("user");
     if (users == nullptr) return;

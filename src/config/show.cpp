@@ -131,6 +131,8 @@ toml::table auth(const Auth& a) {
                   {"lockout_duration", format_duration(a.lockout_duration)},
                   {"failure_delay", format_duration(a.failure_delay)},
                   {"max_failure_delay", format_duration(a.max_failure_delay)},
+                  {"account_throttle_after", count(a.account_throttle_after)},
+                  {"account_max_delay", format_duration(a.account_max_delay)},
                   {"threads", a.threads},
                   {"check_from_header", a.check_from_header}};
     if (!a.sqlite_file.empty()) t.insert("sqlite_file", a.sqlite_file.string());

@@ -68,8 +68,9 @@ smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l,
 // disk at once. The rest (an unknown user, a syntax error, a full queue) are routine for an MX.
 bool abusive(std::string_view reason) {
     static constexpr std::string_view kAbuse[] = {
-        "auth_failed",     "auth_locked",     "auth_lockout", "relay_denied", "bare_cr_lf",
-        "bare_lf_command", "too_many_errors", "http",         "access_denied"};
+        "auth_failed",     "auth_locked",  "auth_lockout", "auth_busy",
+        "auth_throttled",  "relay_denied", "bare_cr_lf",   "bare_lf_command",
+        "too_many_errors", "http",         "access_denied"};
     return std::find(std::begin(kAbuse), std::end(kAbuse), reason) != std::end(kAbuse);
 }
 
@@ -428,14 +429,42 @@ asio::awaitable<void> Connection::close_tls() {
 
 asio::awaitable<void> Connection::authenticate() {
     auth::LoginGuard& guard = *ctx_.login_guard;
-    if (auto left = guard.locked_for(client_ip_, clock::now()); left > clock::duration::zero()) {
-        log::warn("auth_locked", {{"session", id_}, {"ip", client_ip_}});
+    const auth::Credentials& c = session_.pending_credentials();
+    // Reserve the guess before the hash is checked: attempts in flight count against the limits.
+    const auto attempt = guard.begin(client_ip_, c.authcid, clock::now());
+    using Decision = auth::LoginGuard::Decision;
+    if (attempt.decision != Decision::check) {
+        const bool account = attempt.decision == Decision::throttled;
+        const char* reason = account                              ? "auth_throttled"
+                             : attempt.decision == Decision::busy ? "auth_busy"
+                                                                  : "auth_locked";
+        log::warn(reason, {{"session", id_}, {"ip", client_ip_}, {"user", c.authcid}});
         session_.auth_verdict(
-            {454, "4.7.0", "Too many failed logins from your address, try again later"}, "",
-            "auth_locked");
+            {454, "4.7.0",
+             account ? "Too many failed logins for this account, try again later"
+                     : "Too many failed logins from your address, try again later"},
+            "", reason);
         co_return;
     }
-    const auth::Credentials& c = session_.pending_credentials();
+    // Settled exactly once: below, or as a failure if this coroutine is torn down before (at
+    // shutdown), so a reservation never leaks and leaves the address "busy".
+    struct Unsettled {
+        auth::LoginGuard* guard;
+        const std::string& ip;
+        std::string login;
+        ~Unsettled() {
+            if (guard) guard->failed(ip, login, clock::now());
+        }
+    } unsettled{&guard, client_ip_, c.authcid};
+    if (attempt.throttle_started)
+        log::warn("auth_account_throttled", {{"session", id_},
+                                             {"ip", client_ip_},
+                                             {"user", c.authcid},
+                                             {"throttled_total", guard.throttled_attempts()}});
+    if (attempt.wait > clock::duration::zero()) {
+        asio::steady_timer slot(socket_.get_executor(), attempt.wait);
+        co_await slot.async_wait(as_tuple_awaitable);
+    }
     struct Job {
         const auth::UserStore* users;
         std::string authzid, authcid, password;
@@ -463,8 +492,16 @@ asio::awaitable<void> Connection::authenticate() {
     std::optional<auth::User> user =
         co_await async_blocking(*ctx_.auth_pool, std::move(check), use_awaitable);
     const std::string login = job->authcid;
+    unsettled.guard = nullptr;
+    if (user && !guard.succeeded(client_ip_, login, clock::now())) {
+        // Other attempts from this address locked it while this one was checked.
+        log::warn("auth_locked", {{"session", id_}, {"ip", client_ip_}, {"user", login}});
+        session_.auth_verdict(
+            {454, "4.7.0", "Too many failed logins from your address, try again later"}, "",
+            "auth_locked");
+        co_return;
+    }
     if (user) {
-        guard.success(client_ip_);
         log::info("auth",
                   {{"session", id_}, {"ip", client_ip_}, {"user", user->name}, {"ok", true}});
         user_ = std::move(user);
@@ -473,7 +510,7 @@ asio::awaitable<void> Connection::authenticate() {
         if (user_->message_size) session_.set_message_size(*user_->message_size);
         co_return;
     }
-    auto f = guard.failure(client_ip_, clock::now());
+    auto f = guard.failed(client_ip_, login, clock::now());
     log::warn("auth", {{"session", id_},
                        {"ip", client_ip_},
                        {"user", login},

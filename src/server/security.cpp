@@ -60,6 +60,8 @@ Security::Security(const config::Config& cfg, asio::io_context& io)
         p.lockout = cfg.auth.lockout_duration;
         p.delay = cfg.auth.failure_delay;
         p.max_delay = cfg.auth.max_failure_delay;
+        p.account_free = cfg.auth.account_throttle_after;
+        p.account_max_delay = cfg.auth.account_max_delay;
         guard_ = std::make_unique<auth::LoginGuard>(p);
     }
     if (cfg.auth.enabled() || !cfg.rate_limits.empty())

@@ -271,9 +271,10 @@ Event Session::next() {
 
         // Command mode: find one complete line.
         std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
+        const std::size_t line_limit = command_line_limit(avail);
         auto lf = avail.find('\n');
         if (lf == std::string_view::npos) {
-            if (avail.size() >= limits_.command_line) {
+            if (avail.size() >= line_limit) {
                 // Keep memory bounded: drop what we have and skip to the end of this line.
                 discarding_line_ = true;
                 in_pos_ = in_.size();
@@ -283,7 +284,7 @@ Event Session::next() {
         std::string_view line = avail.substr(0, lf);
         in_pos_ += lf + 1;
         command_ = {};
-        if (discarding_line_ || line.size() + 1 > limits_.command_line) {
+        if (discarding_line_ || line.size() + 1 > line_limit) {
             discarding_line_ = false;
             error_reply(500, "5.5.2", "Syntax error: line too long", "line_too_long");
             continue;
@@ -306,6 +307,15 @@ Event Session::next() {
         }
         if (process_line(line)) continue;  // state changed to a wait/closed state: loop reports it
     }
+}
+
+std::size_t Session::command_line_limit(std::string_view line_start) const {
+    // RFC 4954 4: an AUTH command and each SASL response may be 12,288 octets with CRLF (a long
+    // password in PLAIN). Only where AUTH is offered; every other command keeps the small limit.
+    if (!info_.auth || limits_.command_line >= kSaslLine) return limits_.command_line;
+    if (state_ == State::auth_response) return kSaslLine;
+    if (line_start.size() >= 5 && ascii_iequals(line_start.substr(0, 5), "AUTH ")) return kSaslLine;
+    return limits_.command_line;
 }
 
 bool Session::process_line(std::string_view line) {

@@ -234,6 +234,9 @@ class Session {
     void do_auth(std::string_view args);
     void auth_line(std::string_view line);
     bool waiting() const;
+    // The longest command line allowed for the line starting with `line_start` (with CRLF).
+    std::size_t command_line_limit(std::string_view line_start) const;
+    static constexpr std::size_t kSaslLine = 12288;
 
     SessionInfo info_;
     SessionLimits limits_;

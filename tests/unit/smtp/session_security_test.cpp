@@ -163,6 +163,48 @@ TEST(SessionAuth, CancelBadBase64AndUnknownMechanism) {
     EXPECT_TRUE(h.events.size() == 1 && h.events[0] == "sender a@b.test") << h.events.size();
 }
 
+std::string base64(const std::string& in) {
+    static const char* k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    for (std::size_t i = 0; i < in.size(); i += 3) {
+        unsigned n = static_cast<unsigned char>(in[i]) << 16;
+        if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
+        if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
+        out += k[(n >> 18) & 63];
+        out += k[(n >> 12) & 63];
+        out += i + 1 < in.size() ? k[(n >> 6) & 63] : '=';
+        out += i + 2 < in.size() ? k[n & 63] : '=';
+    }
+    return out;
+}
+
+TEST(SessionAuth, AuthLinesMayBe12288OctetsOthersStay512) {
+    // RFC 4954 4: the AUTH command line and SASL responses may be 12,288 octets with CRLF.
+    const std::string password(370, 'p');
+    Harness h;
+    h.info.tls_active = true;
+    h.start();
+    h.feed("EHLO c\r\nAUTH PLAIN " + base64(std::string("\0alice\0", 7) + password) + "\r\n");
+    ASSERT_EQ(h.events, std::vector<std::string>{"auth alice:" + password});
+    // The same length as a SASL response after 334.
+    h.feed("AUTH PLAIN\r\n" + base64(std::string("\0bob\0", 5) + password) + "\r\n");
+    ASSERT_EQ(h.events.size(), 2u);
+    EXPECT_EQ(h.events[1], "auth bob:" + password);
+    // Exactly 12,288 octets with CRLF is a command; one more is too long (and skipped whole).
+    const std::string head = "AUTH PLAIN ";
+    h.out.clear();
+    h.feed(head + std::string(12288 - 2 - head.size(), 'A') + "\r\n");
+    EXPECT_EQ(codes(h.out), std::vector<int>{501});  // read whole, then refused as bad base64
+    h.out.clear();
+    h.feed(head + std::string(12288 - 1 - head.size(), 'A') + "\r\n");
+    EXPECT_EQ(codes(h.out), std::vector<int>{500});
+    EXPECT_NE(h.out.find("line too long"), std::string::npos);
+    // Other commands keep the listener's limit.
+    h.out.clear();
+    h.feed("NOOP " + std::string(600, 'x') + "\r\n");
+    EXPECT_EQ(codes(h.out), std::vector<int>{500});
+}
+
 TEST(SessionAuth, StarttlsForgetsAuthentication) {
     Harness h;
     h.info.auth_plaintext = true;
