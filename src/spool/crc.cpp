@@ -8,8 +8,16 @@
 namespace sluice::spool {
 
 std::uint32_t crc32_of(std::string_view bytes) {
+    return crc32_extend(static_cast<std::uint32_t>(crc32(0L, Z_NULL, 0)), bytes);
+}
+
+std::uint32_t crc32_join(std::uint32_t crc_a, std::uint32_t crc_b, std::uint64_t len_b) {
+    return static_cast<std::uint32_t>(crc32_combine64(crc_a, crc_b, static_cast<z_off64_t>(len_b)));
+}
+
+std::uint32_t crc32_extend(std::uint32_t start, std::string_view bytes) {
     // zlib's crc32 takes uInt lengths; feed large buffers in pieces.
-    uLong crc = crc32(0L, Z_NULL, 0);
+    uLong crc = start;
     const auto* p = reinterpret_cast<const Bytef*>(bytes.data());
     std::size_t left = bytes.size();
     while (left > 0) {

@@ -59,10 +59,9 @@ int close_checked(int fd, int err) {
 }
 
 // Writes `data` at offset 0 of an open file, then (with sync) fdatasyncs it.
-int pwrite_all(int fd, std::string_view data, bool sync) {
+int pwrite_all(int fd, std::string_view data, off_t off, bool sync) {
     const char* p = data.data();
     std::size_t left = data.size();
-    off_t off = 0;
     while (left > 0) {
         ssize_t n = ::pwrite(fd, p, left, off);
         if (n < 0) {
@@ -118,7 +117,8 @@ void PosixFileOps::forget(const std::string& path) {
     fds_.erase(it);
 }
 
-int PosixFileOps::overwrite_file(const std::string& path, std::string_view data, bool sync) {
+int PosixFileOps::write_at(const std::string& path, std::uint64_t offset, std::string_view data,
+                           bool sync) {
     // An existing slot: no directory change, so fdatasync of the file alone makes it durable
     // (it also flushes a size change when the new content is longer than the old).
     std::shared_ptr<Fd> f = cached(path);
@@ -139,7 +139,7 @@ int PosixFileOps::overwrite_file(const std::string& path, std::string_view data,
     // Callers never write one slot from two threads at once; pwrite needs no shared offset.
     // (An evicted descriptor is closed unchecked: a local file system reports write errors at the
     // sync, which goes through the cached descriptor, a new one, or syncfs.)
-    return pwrite_all(f->fd, data, sync);
+    return pwrite_all(f->fd, data, static_cast<off_t>(offset), sync);
 }
 
 int PosixFileOps::append_file(const std::string& path, std::string_view data, bool sync) {

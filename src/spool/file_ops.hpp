@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -22,7 +23,12 @@ class FileOps {
                            bool sync) = 0;  // O_EXCL
     virtual int append_file(const std::string& path, std::string_view data, bool sync) = 0;
     // Writes data at offset 0 of an existing file (which keeps any longer old tail).
-    virtual int overwrite_file(const std::string& path, std::string_view data, bool sync) = 0;
+    virtual int overwrite_file(const std::string& path, std::string_view data, bool sync) {
+        return write_at(path, 0, data, sync);
+    }
+    // Writes data at `offset` of an existing file (a message body streamed into its slot).
+    virtual int write_at(const std::string& path, std::uint64_t offset, std::string_view data,
+                         bool sync) = 0;
     virtual int read_file(const std::string& path, std::string& out) = 0;
     virtual int rename_file(const std::string& from, const std::string& to) = 0;
     virtual int remove_file(const std::string& path) = 0;
@@ -66,7 +72,8 @@ class PosixFileOps : public FileOps {
 
     int write_file(const std::string& path, std::string_view data, bool sync) override;
     int append_file(const std::string& path, std::string_view data, bool sync) override;
-    int overwrite_file(const std::string& path, std::string_view data, bool sync) override;
+    int write_at(const std::string& path, std::uint64_t offset, std::string_view data,
+                 bool sync) override;
     int read_file(const std::string& path, std::string& out) override;
     int rename_file(const std::string& from, const std::string& to) override;
     int remove_file(const std::string& path) override;

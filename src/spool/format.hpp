@@ -9,6 +9,8 @@
 // bounds-checked and unknown record types of a newer version are rejected, not guessed at.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,11 +19,20 @@
 
 namespace sluice::spool {
 
+class IncomingBody;  // spool.hpp
+
 struct StoredMessage {
     Envelope envelope;
     std::string message;  // the full message as it will be delivered (Received header first)
+    // Only on the way in, for a message too large to hold in memory: its body, already written
+    // into a spool slot as it arrived; `message` is then only the part before it. Read back, a
+    // message is always whole in `message`.
+    std::shared_ptr<IncomingBody> body{};
+
+    std::uint64_t size() const;  // message plus streamed body
 };
 
+// Encodes the envelope and `message` (never the streamed body: the slot carries that).
 std::string encode(const StoredMessage& m);
 
 // nullopt on any damage; *error (if given) says what.

@@ -10,6 +10,7 @@
 
 #include "common/queue_id.hpp"
 #include "common/thread_name.hpp"
+#include "spool/crc.hpp"
 #include "spool/slot_file.hpp"
 #include "spool/spool_impl.hpp"
 #include "spool/status_records.hpp"
@@ -87,20 +88,24 @@ void Spool::Impl::release_slot(std::uint32_t n) {
     free_slots.push_back(n);
 }
 
-std::optional<Spool::Impl::Taken> Spool::Impl::prepare(Job& job, std::string& data) {
+bool Spool::Impl::claim(Job& job) {
     if (!job.msg || !is_valid_queue_id(job.msg->envelope.queue_id)) {
         finish(job, failure(EINVAL, "commit: invalid queue id"));
-        return std::nullopt;
+        return false;
     }
     const std::string& id = job.msg->envelope.queue_id;
-    {
-        std::lock_guard lk(idx_mu);
-        // IDs are unique by construction; a caller bug must still never replace a message.
-        if (slot_of.count(id) || !in_flight.insert(id).second) {
-            finish(job, failure(EEXIST, "commit: " + id + " is already in the spool"));
-            return std::nullopt;
-        }
+    std::lock_guard lk(idx_mu);
+    // IDs are unique by construction; a caller bug must still never replace a message.
+    if (slot_of.count(id) || !in_flight.insert(id).second) {
+        finish(job, failure(EEXIST, "commit: " + id + " is already in the spool"));
+        return false;
     }
+    return true;
+}
+
+std::optional<Spool::Impl::Taken> Spool::Impl::prepare(Job& job, std::string& data) {
+    if (!claim(job)) return std::nullopt;
+    const std::string& id = job.msg->envelope.queue_id;
     try {
         std::string body = encode(*job.msg);
         data.clear();
@@ -168,8 +173,49 @@ void Spool::Impl::accept(Job& job, std::uint32_t n) {
     finish(job, CommitResult{true, 0, {}});
 }
 
+void Spool::Impl::write_streamed(Job& job) {
+    // The body is in its slot already (page cache); the queue file goes after it, then the header
+    // that makes the slot a message, then one fdatasync for all of it (rules 1 and 2).
+    IncomingBody& b = *job.msg->body;
+    const std::uint32_t n = b.slot_;
+    const bool created = b.created_;
+    b.handed_over_ = true;  // from here the slot is this commit's: accepted or abandoned below
+    if (!claim(job)) {
+        release_slot(n);  // still FREE on disk
+        return;
+    }
+    if (b.err_ != 0) return abandon(job, n, created, b.err_, "write body");
+    std::string tail;
+    try {
+        tail = encode(*job.msg);
+    } catch (const std::bad_alloc&) {
+        return abandon(job, n, created, ENOMEM, "encode");
+    }
+    const std::uint64_t total = b.size_ + tail.size();
+    const std::uint32_t crc = crc32_join(b.crc_, crc32_of(tail), tail.size());
+    std::uint64_t end = kStreamedHeader + total;
+    std::uint64_t in_sync;
+    {
+        std::lock_guard lk(idx_mu);
+        in_sync = n < synced_bytes.size() ? synced_bytes[n] : 0;
+    }
+    if (end > in_sync) {
+        // Grown: whole blocks, as prepare() pads (the bytes after the queue file are never read).
+        const std::uint64_t padded = (end + kSlotBlock - 1) / kSlotBlock * kSlotBlock;
+        tail.resize(tail.size() + static_cast<std::size_t>(padded - end), '\0');
+        end = padded;
+    }
+    int err = fs->write_at(b.path_, kStreamedHeader + b.size_, tail, false);
+    if (err == 0) err = fs->write_at(b.path_, 0, streamed_slot_header(total, b.size_, crc), true);
+    if (err == 0 && created) err = fs->sync_dir(slot_dir);
+    if (err != 0) return abandon(job, n, created, err);
+    note_synced(n, end);
+    accept(job, n);
+}
+
 void Spool::Impl::write_one(Job& job) {
     clean_slots();
+    if (job.msg && job.msg->body) return write_streamed(job);
     std::string data;
     const auto slot = prepare(job, data);
     if (!slot) return;
@@ -196,6 +242,10 @@ void Spool::Impl::write_batch(std::vector<Job>& jobs, FileSystemSync& fs_sync) {
     std::string data;
     bool all_in_place = true;
     for (Job& job : jobs) {
+        if (job.msg && job.msg->body) {
+            write_streamed(job);  // its own fdatasync; the rest of the batch goes on together
+            continue;
+        }
         const auto slot = prepare(job, data);
         if (!slot) continue;
         const auto [n, created, in_sync] = *slot;

@@ -30,7 +30,30 @@ std::string slot_header(std::string_view magic, std::string_view body) {
     return h;
 }
 
-SlotState parse_slot(std::string_view data, std::string_view* body) {
+std::string streamed_slot_header(std::uint64_t total, std::uint64_t streamed, std::uint32_t crc) {
+    std::string h("SLQ2");
+    put_le(h, total, 8);
+    put_le(h, streamed, 8);
+    put_le(h, crc, 4);
+    put_le(h, crc32_of(h), 4);
+    return h;
+}
+
+SlotState parse_slot(std::string_view data, std::string_view* body, std::string_view* streamed) {
+    if (streamed) *streamed = {};
+    if (data.size() >= kStreamedHeader && data.substr(0, 4) == "SLQ2") {
+        if (get_le(data.substr(24), 4) != crc32_of(data.substr(0, 24))) return SlotState::corrupt;
+        const std::uint64_t len = get_le(data.substr(4), 8);
+        const std::uint64_t head = get_le(data.substr(12), 8);
+        if (len > data.size() - kStreamedHeader || head > len) return SlotState::corrupt;
+        std::string_view all = data.substr(kStreamedHeader, static_cast<std::size_t>(len));
+        if (get_le(data.substr(20), 4) != crc32_of(all)) return SlotState::corrupt;
+        // The caller that cannot take a streamed body gets none rather than half a message.
+        if (!streamed && head > 0) return SlotState::corrupt;
+        if (streamed) *streamed = all.substr(0, static_cast<std::size_t>(head));
+        *body = all.substr(static_cast<std::size_t>(head));
+        return SlotState::message;
+    }
     if (data.size() < kSlotHeader || data.substr(0, 4) != "SLQ1") return SlotState::free;
     if (get_le(data.substr(16), 4) != crc32_of(data.substr(0, 16))) return SlotState::corrupt;
     const std::uint64_t len = get_le(data.substr(4), 8);

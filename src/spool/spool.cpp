@@ -21,6 +21,7 @@
 
 #include "common/queue_id.hpp"
 #include "common/thread_name.hpp"
+#include "spool/crc.hpp"
 #include "spool/slot_file.hpp"
 #include "spool/spool_impl.hpp"
 #include "spool/status_records.hpp"
@@ -43,7 +44,7 @@ void make_dir(const stdfs::path& p) {
 
 // ---- Spool --------------------------------------------------------------------------------------
 
-Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_unique<Impl>()) {
+Spool::Spool(Options opts) : dir_(std::move(opts.dir)), impl_(std::make_shared<Impl>()) {
     Impl& im = *impl_;
     im.inspect_only = opts.inspect_only;
     if (im.inspect_only) {
@@ -102,6 +103,53 @@ void Spool::commit(std::shared_ptr<const StoredMessage> msg,
         impl_->work.push_back(Impl::Job{std::move(msg), std::move(done)});
     }
     impl_->work_cv.notify_one();
+}
+
+std::uint64_t StoredMessage::size() const {
+    return message.size() + (body ? body->size() : 0);
+}
+
+std::shared_ptr<IncomingBody> Spool::begin_body(int* err) {
+    Impl& im = *impl_;
+    im.ensure_indexed();
+    const Impl::Taken t = im.take_slot();
+    const std::string path = im.slot_prefix + slot_name(t.n);
+    if (t.created) {
+        // A new slot starts as a free one; the body goes after the header it will get. Not
+        // synced: a crash leaves a free slot (or zeros, which read as free too).
+        if (const int e = im.fs->write_file(path, slot_header("FREE", {}), false); e != 0) {
+            if (e != EEXIST) im.fs->remove_file(path);
+            *err = e;
+            return nullptr;
+        }
+    }
+    std::shared_ptr<IncomingBody> b(new IncomingBody());
+    b->spool_ = std::static_pointer_cast<void>(impl_);
+    b->impl_ = &im;
+    b->slot_ = t.n;
+    b->created_ = t.created;
+    b->path_ = path;
+    return b;
+}
+
+IncomingBody::~IncomingBody() {
+    if (handed_over_) return;
+    auto keep = spool_.lock();
+    if (!keep) return;
+    // Never committed: its header still says FREE, so the slot is simply free again.
+    static_cast<Spool::Impl*>(impl_)->release_slot(slot_);
+}
+
+int IncomingBody::append(std::string_view bytes) {
+    if (err_ != 0) return err_;
+    auto keep = spool_.lock();
+    if (!keep) return err_ = ESHUTDOWN;
+    auto& im = *static_cast<Spool::Impl*>(impl_);
+    err_ = im.fs->write_at(path_, kStreamedHeader + size_, bytes, false);
+    if (err_ != 0) return err_;
+    crc_ = crc32_extend(crc_, bytes);
+    size_ += bytes.size();
+    return 0;
 }
 
 std::vector<QueueEntry> Spool::recover() {

@@ -75,6 +75,39 @@ struct QueueEntry {
     bool delay_warned = false;  // the "delayed" DSN (queue.delay_warning) has been sent
 };
 
+class Spool;
+
+// A message body written into a spool slot while it arrives, so that a large message never sits
+// in memory (a client sending many of them slowly could otherwise exhaust it). Nothing about it is
+// durable or visible until Spool::commit() of a StoredMessage carrying it; dropped uncommitted (an
+// aborted transaction), it leaves nothing behind: the slot goes back to the free list, its header
+// still FREE. Blocking calls: use it from a thread pool, one call at a time.
+class IncomingBody {
+  public:
+    ~IncomingBody();
+    IncomingBody(const IncomingBody&) = delete;
+    IncomingBody& operator=(const IncomingBody&) = delete;
+
+    // Appends bytes (a page-cache write, no sync). 0 or an errno value; after a failure every later
+    // call fails with it, and so does the commit.
+    int append(std::string_view bytes);
+    std::uint64_t size() const { return size_; }
+    int error() const { return err_; }
+
+  private:
+    friend class Spool;
+    IncomingBody() = default;
+    std::weak_ptr<void> spool_;  // Spool::Impl, alive as long as the spool
+    void* impl_ = nullptr;
+    std::uint32_t slot_ = 0;
+    bool created_ = false;
+    bool handed_over_ = false;  // the commit owns the slot now
+    std::string path_;
+    std::uint64_t size_ = 0;
+    std::uint32_t crc_ = 0;  // CRC-32 of the bytes so far
+    int err_ = 0;
+};
+
 class Spool {
   public:
     struct Options {
@@ -99,8 +132,13 @@ class Spool {
 
     // Starts a durable commit. `done` is called exactly once, on a spool thread, after the message
     // is durable (ok) or the commit failed (nothing is left in queue/ then). Never blocks the
-    // caller.
+    // caller. A message with a streamed body commits into that body's slot (never batched: its
+    // slot is fdatasync'ed on its own).
     void commit(std::shared_ptr<const StoredMessage> msg, std::function<void(CommitResult)> done);
+
+    // Takes a slot for a body about to stream in (blocking: may create the slot file). Null with
+    // *err set when the spool cannot give one.
+    std::shared_ptr<IncomingBody> begin_body(int* err);
 
     // Startup scan: copies slots that fail the self-check to corrupt/ and frees them, deletes
     // status files without a message, and returns every valid entry with its recipient status,
@@ -134,9 +172,10 @@ class Spool {
     const std::filesystem::path& dir() const { return dir_; }
 
   private:
+    friend class IncomingBody;
     struct Impl;
     std::filesystem::path dir_;
-    std::unique_ptr<Impl> impl_;
+    std::shared_ptr<Impl> impl_;  // shared only so that an IncomingBody can tell it is gone
 };
 
 }  // namespace sluice::spool

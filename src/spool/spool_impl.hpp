@@ -118,6 +118,13 @@ struct Spool::Impl {
         std::uint64_t bytes;  // the slot's bytes written, padding included
     };
 
+    // Claims the ID (refused when it is in the spool or being committed); on failure reports.
+    bool claim(Job& job);
+
+    // Commits a message whose body streamed into its slot (IncomingBody): queue file after the
+    // body, the SLQ2 header, one fdatasync (and the directory's for a new slot file).
+    void write_streamed(Job& job);
+
     // Claims the ID, encodes the message and takes a slot for it; on failure reports and returns
     // nullopt. `data` receives the slot's bytes.
     std::optional<Taken> prepare(Job& job, std::string& data);

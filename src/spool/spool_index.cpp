@@ -35,10 +35,11 @@ std::optional<StoredMessage> Spool::Impl::read_message(const std::string& id) co
     const int err = fs->read_file(slot_prefix + slot_name(*n), data);
     check_read(err, slot_prefix + slot_name(*n));
     if (err != 0) return std::nullopt;
-    std::string_view body;
-    if (parse_slot(data, &body) != SlotState::message) return std::nullopt;
+    std::string_view body, streamed;
+    if (parse_slot(data, &body, &streamed) != SlotState::message) return std::nullopt;
     auto m = decode(body);
     if (!m || m->envelope.queue_id != id) return std::nullopt;
+    m->message.append(streamed);
     return m;
 }
 
@@ -100,11 +101,12 @@ std::vector<QueueEntry> Spool::Impl::scan(bool repair) {
         const int err = fs->read_file(slot_prefix + name, data);
         check_read(err, slot_prefix + name);
         if (err != 0) continue;  // unreadable now: neither free nor ours; retried next start
-        std::string_view body;
-        SlotState st = parse_slot(data, &body);
+        std::string_view body, streamed;
+        SlotState st = parse_slot(data, &body, &streamed);
         std::optional<StoredMessage> m;
         if (st == SlotState::message) {
             m = decode(body);
+            if (m) m->message.append(streamed);
             if (!m || found.count(m->envelope.queue_id)) st = SlotState::corrupt;
         }
         if (st == SlotState::corrupt && m && found.count(m->envelope.queue_id)) {

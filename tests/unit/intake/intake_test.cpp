@@ -147,6 +147,9 @@ class FullDisk final : public spool::PosixFileOps {
   public:
     int write_file(const std::string&, std::string_view, bool) override { return ENOSPC; }
     int overwrite_file(const std::string&, std::string_view, bool) override { return ENOSPC; }
+    int write_at(const std::string&, std::uint64_t, std::string_view, bool) override {
+        return ENOSPC;
+    }
 };
 
 TEST(Intake, AFullDiskIs452AndNothingIsQueued) {

@@ -95,6 +95,7 @@ class FaultyFileOps : public FileOps {
         op_sync_fs,
         op_sync_file,
         op_write_back,
+        op_write_at,  // a streamed body's bytes, or the tail and header of its commit
         op_count
     };
 
@@ -154,6 +155,14 @@ class FaultyFileOps : public FileOps {
             return f->err;
         }
         return real_.overwrite_file(path, data, sync);
+    }
+    int write_at(const std::string& path, std::uint64_t offset, std::string_view data,
+                 bool sync) override {
+        if (auto f = hit(op_write_at)) {
+            if (f->perform) real_.write_at(path, offset, data.substr(0, data.size() / 2), false);
+            return f->err;
+        }
+        return real_.write_at(path, offset, data, sync);
     }
     int append_file(const std::string& path, std::string_view data, bool sync) override {
         if (auto f = hit(op_append)) return f->err;
