@@ -104,6 +104,11 @@ struct Limits {
     std::size_t min_data_rate = 1024;   // bytes/s while receiving a message; 0 = off
     Duration min_data_rate_grace = std::chrono::seconds(10);  // before the rate is judged
     std::size_t transactions = 1000;                          // messages per connection
+    std::size_t header_size = 100 * 1024;  // a message's header section; 552 5.3.4 beyond
+    // Message bytes one connection holds in memory before the body streams into the spool, and
+    // all connections together (past it, every body streams as soon as it arrives).
+    std::size_t message_buffer = 128 * 1024;
+    std::size_t message_buffers_total = 64 * 1024 * 1024;
 };
 
 struct Timeouts {

@@ -108,16 +108,22 @@ std::vector<const toml::node*> Loader::string_array(const toml::node& n,
 // A size of at least 1024 bytes: an integer, or "512K", "25M", "1G".
 std::optional<std::size_t> Loader::message_size(const toml::table& t,
                                                 const std::string& prefix) const {
-    const toml::node* n = t.get("message_size");
+    return size(t, prefix, "message_size", 1024);
+}
+
+std::optional<std::size_t> Loader::size(const toml::table& t, const std::string& prefix,
+                                        std::string_view name, std::size_t min) const {
+    const toml::node* n = t.get(name);
     if (n == nullptr) return std::nullopt;
-    const std::string key = join(prefix, "message_size");
+    const std::string key = join(prefix, name);
+    const std::string too_small = "must be at least " + std::to_string(min);
     std::optional<std::size_t> size;
     if (n->is_integer()) {
         const std::int64_t v = n->as_integer()->get();
         if (v >= 0)
             size = static_cast<std::size_t>(v);
         else
-            fail(key, *n, "must be at least 1024");
+            fail(key, *n, too_small);
     } else if (n->is_string()) {
         size = parse_size(n->as_string()->get());
         if (!size) {
@@ -128,7 +134,7 @@ std::optional<std::size_t> Loader::message_size(const toml::table& t,
     } else {
         wrong_type(key, *n, "integer or size string");
     }
-    if (*size < 1024) fail(key, *n, "must be at least 1024");
+    if (*size < min) fail(key, *n, too_small);
     return size;
 }
 

@@ -6,11 +6,15 @@ namespace sluice::config::detail {
 
 void Loader::load_limits(const toml::table& t, Limits& out) const {
     const std::string p = "limits";
-    check_keys(t, p,
-               {"message_size", "recipients", "command_line", "text_line", "connections",
-                "connections_per_ip", "errors", "received_headers", "min_data_rate",
-                "min_data_rate_grace", "transactions"});
+    check_keys(
+        t, p,
+        {"message_size", "recipients", "command_line", "text_line", "connections",
+         "connections_per_ip", "errors", "received_headers", "min_data_rate", "min_data_rate_grace",
+         "transactions", "header_size", "message_buffer", "message_buffers_total"});
     if (const auto size = message_size(t, p)) out.message_size = *size;
+    if (const auto v = size(t, p, "header_size", 1024)) out.header_size = *v;
+    if (const auto v = size(t, p, "message_buffer", 4096)) out.message_buffer = *v;
+    if (const auto v = size(t, p, "message_buffers_total", 65536)) out.message_buffers_total = *v;
     const auto set = [&](std::string_view name, std::size_t& field, std::int64_t min) {
         if (const auto v = integer(t, p, name, min, kInt64Max)) {
             field = static_cast<std::size_t>(*v);

@@ -167,6 +167,9 @@ class Loader {
                    CidrList& into) const;
     std::optional<DenyAction> deny_action(const toml::table& t, const std::string& prefix) const;
     std::optional<std::size_t> message_size(const toml::table& t, const std::string& prefix) const;
+    // A byte count: an integer or "512K", "25M", "1G"; at least `min`.
+    std::optional<std::size_t> size(const toml::table& t, const std::string& prefix,
+                                    std::string_view name, std::size_t min) const;
 
     void load_limits(const toml::table& t, Limits& out) const;
     void load_timeouts(const toml::table& t, Timeouts& out) const;

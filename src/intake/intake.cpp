@@ -95,7 +95,7 @@ asio::awaitable<Result> Intake::submit(Submission s) {
     }
 
     auto stored = std::make_shared<const spool::StoredMessage>(
-        spool::StoredMessage{std::move(env), std::move(message)});
+        spool::StoredMessage{std::move(env), std::move(message), std::move(s.body)});
     spool::CommitResult r = co_await async_commit(spool_, stored, asio::use_awaitable);
     const Envelope& e = stored->envelope;
     if (!r.ok) {
@@ -104,11 +104,11 @@ asio::awaitable<Result> Intake::submit(Submission s) {
             res.reply = {452, "4.3.1", "Insufficient system storage, try again later"};
         else
             res.reply = {451, "4.3.0", "Local error in processing, try again later"};
-        log_message(s, e, stored->message.size(), res.reply.code, &r.error);
+        log_message(s, e, stored->size(), res.reply.code, &r.error);
         co_return res;
     }
     res.reply = {250, "2.0.0", fmt::format("Ok: queued as {}", e.queue_id)};
-    log_message(s, e, stored->message.size(), res.reply.code, nullptr);
+    log_message(s, e, stored->size(), res.reply.code, nullptr);
     if (limiter_) {
         policy::Subjects who{e.client_ip, s.user, e.sender};
         const std::int64_t now_ms = wall_now_us() / 1000;

@@ -43,9 +43,14 @@ struct Submission {
     std::vector<std::string> headers;  // complete fields ("Name: value\r\n") to add on top
     std::string user;                  // the authenticated user, "" for none (accounting, logs)
     std::uint64_t session = 0;         // the entry point's session number, for logs (0: none)
+    // A large message's body, streamed into the spool while it arrived; `content` is then only
+    // the header section (and the message is content followed by it).
+    std::shared_ptr<spool::IncomingBody> body{};
 };
 
 // The message while modifiers work on it: the full content (trace header first) and the envelope.
+// For a streamed message (submission.body) `message` ends with the header section; the body is in
+// the spool (a modifier that needs it reads it there, or was fed it while it arrived).
 struct Draft {
     Envelope& envelope;
     std::string& message;

@@ -110,8 +110,9 @@ void QueueManager::enqueue(std::shared_ptr<const spool::StoredMessage> msg) {
     it.received_at_us = msg->envelope.received_at_us;
     {
         std::lock_guard lock(mu_);
-        // Keep the body in memory only while the backlog is small; otherwise it is re-read.
-        if (memory_in_use_ + msg->message.size() <= opts_.memory_budget) {
+        // Keep the body in memory only while the backlog is small; otherwise it is re-read. A
+        // streamed body was never in memory: always re-read.
+        if (!msg->body && memory_in_use_ + msg->message.size() <= opts_.memory_budget) {
             memory_in_use_ += msg->message.size();
             it.msg = std::move(msg);
         }

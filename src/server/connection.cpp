@@ -42,6 +42,7 @@ smtp::SessionLimits session_limits(const config::Limits& l, const config::Listen
     s.recipients = l.recipients;
     s.command_line = l.command_line;
     s.text_line = l.text_line;
+    s.header_size = l.header_size;
     s.errors = l.errors;
     s.transactions = l.transactions;
     return s;
@@ -161,6 +162,7 @@ asio::awaitable<void> Connection::run() {
     } catch (const std::exception& e) {
         close_reason_ = fmt::format("error: {}", e.what());
     }
+    drop_body();
     co_await close_tls();
     deadline_.stop();
     // close() alone sends the FIN after any queued reply (a shutdown() first only cost a system
@@ -233,6 +235,9 @@ asio::awaitable<void> Connection::serve() {
                 // cancel: act on it now rather than after the client's next command.
                 if (shutdown_requested_ && (force_shutdown_ || !session_.in_transaction()))
                     continue;
+                if ((body_ || body_error_) && !session_.message_open()) drop_body();
+                account_memory();
+                if (should_stream()) co_await stream_body();
                 bool in_msg = session_.in_message();
                 if (in_msg && !in_message_) {
                     message_started_ = clock::now();
@@ -358,6 +363,22 @@ bool Connection::disconnects(const policy::Verdict& v) {
 
 asio::awaitable<void> Connection::commit() {
     auto& pm = session_.pending_message();
+    if (body_ || body_error_) {
+        // Part of the body is in the spool already: the rest follows it there, and only the
+        // header section stays in memory for the policies and the Intake.
+        if (pm.message.size() > pm.header_size)
+            co_await write_body(pm.message.substr(pm.header_size));
+        pm.message.resize(pm.header_size);
+        if (body_error_ != 0) {
+            const bool full = body_error_ == ENOSPC || body_error_ == EDQUOT;
+            drop_body();
+            session_.commit_done(
+                full ? smtp::Reply{452, "4.3.1", "Insufficient system storage, try again later"}
+                     : smtp::Reply{451, "4.3.0", "Local error in processing, try again later"},
+                "not_stored");
+            co_return;
+        }
+    }
     facts_.envelope = &pm.envelope;
     for (auto e : {policy::Event::headers, policy::Event::message}) {
         if (!chain_.wants(e)) continue;
@@ -379,6 +400,8 @@ asio::awaitable<void> Connection::commit() {
                            std::move(added_headers_),
                            user_ ? user_->name : std::string(),
                            id_};
+    sub.body = std::move(body_);
+    body_error_ = 0;
     added_headers_.clear();
     facts_.envelope = &session_.envelope();
     intake::Result r = co_await ctx_.intake->submit(std::move(sub));

@@ -79,6 +79,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool disconnects(const policy::Verdict& v);
     // End of data: the headers and message events, then the Intake's commit.
     boost::asio::awaitable<void> commit();
+    // Large messages: the body goes into a spool slot while it arrives (limits.message_buffer,
+    // limits.message_buffers_total), so memory per connection stays bounded whatever the size.
+    void account_memory();  // this connection's share of ctx_.message_memory, kept current
+    bool should_stream() const;
+    boost::asio::awaitable<void> stream_body();
+    boost::asio::awaitable<int> write_body(std::string bytes);  // on the file pool; errno
+    void drop_body();                                           // an aborted message
 
     boost::asio::ip::tcp::socket socket_;
     // Set once TLS is up; holds the context it was made with (a SIGHUP reload swaps the server's).
@@ -111,7 +118,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
     const policy::Chain& chain_;
     policy::Facts facts_;
     std::vector<std::unique_ptr<policy::StageState>> policy_state_;
-    std::vector<std::string> added_headers_;  // from this transaction's verdicts, for the Intake
+    std::vector<std::string> added_headers_;     // from this transaction's verdicts, for the Intake
+    std::shared_ptr<spool::IncomingBody> body_;  // this message's streamed body, if any
+    int body_error_ = 0;                         // a write of it failed: 451/452 at end of data
+    std::size_t accounted_ = 0;                  // our bytes in ctx_.message_memory
 };
 
 }  // namespace sluice::server

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include <boost/asio/thread_pool.hpp>
@@ -34,6 +35,10 @@ struct Context {
     boost::asio::thread_pool* auth_pool = nullptr;
     policy::RateLimiter* rate_limiter = nullptr;
     intake::Intake* intake = nullptr;  // every accepted message goes through it
+    // Blocking file writes of connections (message bodies streamed into the spool).
+    boost::asio::thread_pool* file_pool = nullptr;
+    // Message bytes all connections hold in memory (limits.message_buffers_total).
+    std::atomic<std::size_t> message_memory{0};
 };
 
 }  // namespace sluice::server

@@ -61,6 +61,7 @@ struct Server::Impl {
     delivery::MaildirTransport maildir;
     queue::QueueManager queue;
     ConnectionLimits limits;
+    asio::thread_pool file_pool{2};  // streamed message bodies (page-cache writes, no sync)
     Context ctx;
     std::unique_ptr<intake::Intake> intake;
     std::vector<policy::Chain> chains;  // one per listener, as cfg.listeners
@@ -243,6 +244,7 @@ void Server::run() {
         [&s](std::shared_ptr<const spool::StoredMessage> m) { s.queue.enqueue(std::move(m)); },
         s.ctx.rate_limiter);
     s.ctx.intake = s.intake.get();
+    s.ctx.file_pool = &s.file_pool;
     for (const auto& l : s.cfg.listeners)
         s.chains.push_back(
             build_chain(s.cfg, l, s.router, s.ctx.users != nullptr, s.ctx.rate_limiter));

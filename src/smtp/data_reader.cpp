@@ -10,6 +10,8 @@
 // stuffed dot); RFC 5322 3.6.7 (Received, trace fields).
 #include "smtp/data_reader.hpp"
 
+#include "smtp/header_scan.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -154,30 +156,23 @@ std::size_t DataReader::feed(std::string_view in) {
 }
 
 std::size_t count_received_headers(std::string_view message) {
+    std::string_view headers = header_section(message);
     std::size_t count = 0;
-    while (!message.empty()) {
-        std::size_t nl = message.find('\n');
-        std::string_view line = message.substr(0, nl);
+    while (!headers.empty()) {
+        const std::size_t nl = headers.find('\n');
+        std::string_view line = headers.substr(0, nl);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) break;  // end of the header section
         if (starts_with_received(line)) ++count;
         if (nl == std::string_view::npos) break;
-        message.remove_prefix(nl + 1);
+        headers.remove_prefix(nl + 1);
     }
     return count;
 }
 
 std::string_view header_section(std::string_view message) {
-    std::size_t pos = 0;
-    while (pos < message.size()) {
-        std::size_t nl = message.find('\n', pos);
-        std::string_view line = message.substr(pos, nl == std::string_view::npos ? nl : nl - pos);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line.empty()) return message.substr(0, pos);
-        if (nl == std::string_view::npos) break;
-        pos = nl + 1;
-    }
-    return message;
+    HeaderScan s(HeaderScan::npos);
+    s.scan(message);
+    return s.done() ? message.substr(0, s.fields_end()) : message;
 }
 
 }  // namespace sluice::smtp

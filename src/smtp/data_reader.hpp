@@ -30,14 +30,21 @@ class DataReader {
     bool nul() const { return nul_; }
     bool too_big() const { return too_big_; }
     bool line_too_long() const { return line_too_long_; }
-    bool ok() const { return !bare_ && !nul_ && !too_big_ && !line_too_long_; }
+    bool header_too_big() const { return header_too_big_; }
+    bool ok() const { return !bare_ && !nul_ && !too_big_ && !line_too_long_ && !header_too_big_; }
+
+    // The session found the header section over its limit: refuse like the other flags (storing
+    // stops, the memory is freed, the rest is read to the end of data).
+    void refuse_header() { set_flag(header_too_big_); }
 
     // Total bytes of message content seen (after unstuffing), even beyond the limit.
     std::size_t size() const { return size_; }
 
     // The unstuffed message, CRLF line endings, ending with the CRLF before the final dot (empty
-    // for an empty message). Valid content only while ok().
+    // for an empty message). Valid content only while ok(). The driver may take bytes off its end
+    // (the body, streamed to the spool); size() still counts them.
     std::string& data() { return data_; }
+    const std::string& data() const { return data_; }
 
   private:
     // line_start: after CRLF (or at the start); dot: "." at line start; dot_cr: "." CR at line
@@ -58,6 +65,7 @@ class DataReader {
     bool nul_ = false;
     bool too_big_ = false;
     bool line_too_long_ = false;
+    bool header_too_big_ = false;
     std::string data_;
 };
 

@@ -201,6 +201,8 @@ void Session::reset_transaction() {
     bdat_last_ = false;
     bdat_failed_ = false;
     bdat_too_big_ = false;
+    bdat_header_too_big_ = false;
+    bdat_size_ = 0;
     in_bdat_ = false;
     if (state_ == State::mail || state_ == State::data || state_ == State::bdat ||
         state_ == State::wait_commit || state_ == State::wait_rcpt || state_ == State::wait_sender)
@@ -209,6 +211,51 @@ void Session::reset_transaction() {
 
 bool Session::in_message() const {
     return state_ == State::data || state_ == State::bdat;
+}
+
+bool Session::message_open() const {
+    return state_ == State::data || state_ == State::bdat || state_ == State::wait_commit ||
+           (state_ == State::mail && in_bdat_);
+}
+
+const std::string* Session::message_buffer() const {
+    if (state_ == State::data && reader_ && reader_->ok()) return &reader_->data();
+    if (in_bdat_ && !bdat_too_big_ && !bdat_header_too_big_ && state_ != State::wait_commit)
+        return &bdat_buf_;
+    return nullptr;
+}
+
+std::size_t Session::message_buffered() const {
+    const std::string* b = message_buffer();
+    return b ? b->size() : 0;
+}
+
+std::size_t Session::body_buffered() const {
+    const std::string* b = message_buffer();
+    if (!b || !header_scan_.done() || b->size() <= header_scan_.end()) return 0;
+    return b->size() - header_scan_.end();
+}
+
+std::string Session::take_body() {
+    std::string* b = message_buffer();
+    if (!b || !header_scan_.done() || b->size() <= header_scan_.end()) return {};
+    std::string body = b->substr(header_scan_.end());
+    b->resize(header_scan_.end());
+    return body;
+}
+
+void Session::scan_header() {
+    if (header_scan_.done() || header_scan_.too_big()) return;
+    std::string* b = message_buffer();
+    if (!b) return;
+    header_scan_.scan(*b);
+    if (!header_scan_.too_big()) return;
+    if (reader_) {
+        reader_->refuse_header();
+    } else {
+        bdat_header_too_big_ = true;
+        std::string().swap(bdat_buf_);
+    }
 }
 
 bool Session::in_transaction() const {
@@ -243,6 +290,7 @@ Event Session::next() {
             case State::data: {
                 std::string_view avail(in_.data() + in_pos_, in_.size() - in_pos_);
                 in_pos_ += reader_->feed(avail);
+                scan_header();
                 if (!reader_->done()) return Event::need_input;
                 finish_message();
                 continue;
@@ -250,13 +298,14 @@ Event Session::next() {
             case State::bdat: {
                 std::size_t avail = in_.size() - in_pos_;
                 std::size_t take = std::min(avail, bdat_remaining_);
-                if (!bdat_failed_ && !bdat_too_big_) {
-                    if (bdat_buf_.size() + take > limits_.message_size) {
+                if (!bdat_failed_ && !bdat_too_big_ && !bdat_header_too_big_) {
+                    if (bdat_size_ + take > limits_.message_size) {
                         bdat_too_big_ = true;
-                        bdat_buf_.clear();
-                        bdat_buf_.shrink_to_fit();
+                        std::string().swap(bdat_buf_);
                     } else {
                         bdat_buf_.append(in_, in_pos_, take);
+                        bdat_size_ += take;
+                        scan_header();
                     }
                 }
                 in_pos_ += take;

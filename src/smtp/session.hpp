@@ -35,12 +35,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "auth/sasl.hpp"
 #include "common/envelope.hpp"
 #include "smtp/address.hpp"
 #include "smtp/command.hpp"
 #include "smtp/data_reader.hpp"
+#include "smtp/header_scan.hpp"
 #include "smtp/reply.hpp"
 
 namespace sluice::smtp {
@@ -48,8 +50,9 @@ namespace sluice::smtp {
 struct SessionLimits {
     std::size_t message_size = 25 * 1024 * 1024;
     std::size_t recipients = 100;
-    std::size_t command_line = 512;  // including CRLF
-    std::size_t text_line = 1000;    // including CRLF
+    std::size_t command_line = 512;        // including CRLF
+    std::size_t header_size = 100 * 1024;  // a message's header section (552 5.3.4 beyond)
+    std::size_t text_line = 1000;          // including CRLF
     std::size_t errors = 20;
     std::size_t transactions = 1000;
 };
@@ -101,7 +104,8 @@ struct Refusal {
 // the message as received, without our trace header, which the Intake adds.
 struct PendingMessage {
     Envelope envelope;
-    std::string message;
+    std::string message;  // what is left in memory: all of it, unless the driver took body bytes
+    std::size_t header_size = 0;  // message[0, header_size) is the header section (and its end)
     std::string tls;  // the TLS session's description for the Received header; "" without TLS
 };
 
@@ -175,6 +179,18 @@ class Session {
     // True while a message is being received (DATA or BDAT chunks): the driver picks the data
     // timeout and watches the data rate.
     bool in_message() const;
+    // True from DATA's 354 (or the first BDAT chunk) until the message is committed or refused:
+    // body bytes the driver took belong to it while this stays true.
+    bool message_open() const;
+
+    // Message bytes held in memory now (header section and body), and the body's share: zero
+    // until the header section has ended. take_body() moves those body bytes out, so the driver
+    // can stream them to the spool and memory per connection stays bounded; the header section
+    // stays (policies read it), and the rest of the body arrives in pending_message() after
+    // message[header_size].
+    std::size_t message_buffered() const;
+    std::size_t body_buffered() const;
+    std::string take_body();
     // True between MAIL and the end of the transaction: on shutdown the driver lets it finish.
     bool in_transaction() const;
     bool closed() const { return state_ == State::closed; }
@@ -234,6 +250,11 @@ class Session {
     void do_auth(std::string_view args);
     void auth_line(std::string_view line);
     bool waiting() const;
+    void scan_header();  // after message bytes arrived: header section end and limit
+    const std::string* message_buffer() const;
+    std::string* message_buffer() {
+        return const_cast<std::string*>(std::as_const(*this).message_buffer());
+    }
     // The longest command line allowed for the line starting with `line_start` (with CRLF).
     std::size_t command_line_limit(std::string_view line_start) const;
     static constexpr std::size_t kSaslLine = 12288;
@@ -270,6 +291,9 @@ class Session {
     bool bdat_last_ = false;
     bool bdat_failed_ = false;  // a chunk was refused: later chunks are read and refused too
     bool bdat_too_big_ = false;
+    bool bdat_header_too_big_ = false;
+    std::size_t bdat_size_ = 0;  // the message's BDAT bytes so far (some may have been taken)
+    HeaderScan header_scan_{0};
     bool in_bdat_ = false;                    // BDAT used in this transaction (DATA then refused)
     State bdat_return_state_ = State::ready;  // where a refused chunk leaves us
     PendingMessage pending_msg_;

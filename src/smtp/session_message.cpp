@@ -23,6 +23,7 @@ void Session::do_data() {
         return;
     }
     reader_.emplace(limits_.message_size, limits_.text_line);
+    header_scan_ = HeaderScan(limits_.header_size);
     state_ = State::data;
     reply(354, "", "End data with <CR><LF>.<CR><LF>");
 }
@@ -49,6 +50,14 @@ void Session::finish_message() {
             reset_transaction();
             return;
         }
+        if (rd.header_too_big()) {
+            error_reply(
+                552, "5.3.4",
+                fmt::format("Message header section exceeds {} octets", limits_.header_size),
+                "header_too_big");
+            reset_transaction();
+            return;
+        }
         if (rd.line_too_long()) {
             error_reply(
                 554, "5.6.0",
@@ -71,6 +80,7 @@ void Session::finish_message() {
         if (!auth_user_.empty()) env_.protocol += 'A';
     }
     pending_msg_.envelope = env_;
+    pending_msg_.header_size = header_scan_.done() ? header_scan_.end() : body.size();
     pending_msg_.message = std::move(body);
     pending_msg_.tls = tls_info_;
     state_ = State::wait_commit;
@@ -114,6 +124,8 @@ void Session::do_bdat(std::string_view args) {
     if (!bdat_failed_ && !in_bdat_) {
         in_bdat_ = true;
         bdat_buf_.clear();
+        bdat_size_ = 0;
+        header_scan_ = HeaderScan(limits_.header_size);
     }
     if (bdat_failed_) {
         bdat_return_state_ = state_;
@@ -141,8 +153,15 @@ void Session::finish_bdat_chunk() {
         reset_transaction();
         return;
     }
+    if (bdat_header_too_big_) {
+        error_reply(552, "5.3.4",
+                    fmt::format("Message header section exceeds {} octets", limits_.header_size),
+                    "header_too_big");
+        reset_transaction();
+        return;
+    }
     if (!bdat_last_) {
-        reply(250, "2.0.0", fmt::format("{} octets received", bdat_buf_.size()));
+        reply(250, "2.0.0", fmt::format("{} octets received", bdat_size_));
         return;
     }
     finish_message();

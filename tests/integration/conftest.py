@@ -140,14 +140,15 @@ class Sluice:
                              (count, user, domain, len(self.messages(user, domain))))
 
     def queue_files(self):
-        """Slot files holding a message (header magic SLQ1); free slots start with FREE."""
+        """Slot files holding a message (header magic SLQ1, or SLQ2 for a streamed body); free slots
+        start with FREE."""
         q = self.data / "spool" / "slots"
         if not q.is_dir():
             return []
         out = []
         for p in sorted(q.iterdir()):
             with open(p, "rb") as f:
-                if f.read(4) == b"SLQ1":
+                if f.read(4) in (b"SLQ1", b"SLQ2"):
                     out.append(p.name)
         return out
 
