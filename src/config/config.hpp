@@ -109,6 +109,7 @@ struct Limits {
     // all connections together (past it, every body streams as soon as it arrives).
     std::size_t message_buffer = 128 * 1024;
     std::size_t message_buffers_total = 64 * 1024 * 1024;
+    bool forbid_unauth_pipelining = true;  // RFC 2920 3.1 for clients that did not AUTH
 };
 
 struct Timeouts {

@@ -6,11 +6,12 @@ namespace sluice::config::detail {
 
 void Loader::load_limits(const toml::table& t, Limits& out) const {
     const std::string p = "limits";
-    check_keys(
-        t, p,
-        {"message_size", "recipients", "command_line", "text_line", "connections",
-         "connections_per_ip", "errors", "received_headers", "min_data_rate", "min_data_rate_grace",
-         "transactions", "header_size", "message_buffer", "message_buffers_total"});
+    check_keys(t, p,
+               {"message_size", "recipients", "command_line", "text_line", "connections",
+                "connections_per_ip", "errors", "received_headers", "min_data_rate",
+                "min_data_rate_grace", "transactions", "header_size", "message_buffer",
+                "message_buffers_total", "forbid_unauth_pipelining"});
+    if (const auto b = boolean(t, p, "forbid_unauth_pipelining")) out.forbid_unauth_pipelining = *b;
     if (const auto size = message_size(t, p)) out.message_size = *size;
     if (const auto v = size(t, p, "header_size", 1024)) out.header_size = *v;
     if (const auto v = size(t, p, "message_buffer", 4096)) out.message_buffer = *v;

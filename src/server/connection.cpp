@@ -43,6 +43,7 @@ smtp::SessionLimits session_limits(const config::Limits& l, const config::Listen
     s.command_line = l.command_line;
     s.text_line = l.text_line;
     s.header_size = l.header_size;
+    s.forbid_unauth_pipelining = l.forbid_unauth_pipelining;
     s.errors = l.errors;
     s.transactions = l.transactions;
     return s;
@@ -69,9 +70,9 @@ smtp::SessionInfo session_info(const Context& ctx, const config::Listener& l,
 // disk at once. The rest (an unknown user, a syntax error, a full queue) are routine for an MX.
 bool abusive(std::string_view reason) {
     static constexpr std::string_view kAbuse[] = {
-        "auth_failed",     "auth_locked",  "auth_lockout", "auth_busy",
-        "auth_throttled",  "relay_denied", "bare_cr_lf",   "bare_lf_command",
-        "too_many_errors", "http",         "access_denied"};
+        "auth_failed",     "auth_locked",  "auth_lockout",  "auth_busy",
+        "auth_throttled",  "relay_denied", "bare_cr_lf",    "bare_lf_command",
+        "too_many_errors", "http",         "access_denied", "pipelining"};
     return std::find(std::begin(kAbuse), std::end(kAbuse), reason) != std::end(kAbuse);
 }
 

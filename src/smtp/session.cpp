@@ -358,6 +358,23 @@ Event Session::next() {
     }
 }
 
+bool Session::sent_ahead(Verb v) const {
+    if (!limits_.forbid_unauth_pipelining || !auth_user_.empty()) return false;
+    if (in_pos_ >= in_.size()) return false;  // nothing after this command yet
+    if (!esmtp_) return true;                 // PIPELINING was never offered
+    switch (v) {
+        case Verb::helo:
+        case Verb::ehlo:
+        case Verb::data:
+        case Verb::vrfy:
+        case Verb::expn:
+        case Verb::noop:
+            return true;
+        default:
+            return false;
+    }
+}
+
 std::size_t Session::command_line_limit(std::string_view line_start) const {
     // RFC 4954 4: an AUTH command and each SASL response may be 12,288 octets with CRLF (a long
     // password in PLAIN). Only where AUTH is offered; every other command keeps the small limit.
@@ -374,6 +391,19 @@ bool Session::process_line(std::string_view line) {
         // Someone is speaking HTTP to us (a browser, a cross-protocol attack): say nothing more.
         state_ = State::closed;
         report(0, "", "connection dropped: HTTP request on the SMTP port", "http");
+        return true;
+    }
+    if (sent_ahead(cmd.verb)) {
+        // RFC 2920 3.1: these commands change what the client must do next, so it must wait
+        // for their reply; and without EHLO nothing may be pipelined. A client that did not is a
+        // spam engine or an attack on how we and the next hop split the stream (the smtpsmug
+        // "pipelining" test sends the message before the 354): refused as Postfix's
+        // smtpd_forbid_unauth_pipelining does.
+        state_ = State::closed;
+        reply(554, "5.5.0",
+              fmt::format("Error: SMTP protocol synchronization ({} sent before its reply)",
+                          command_),
+              "pipelining");
         return true;
     }
     const Handler* h = find_handler(cmd.verb);

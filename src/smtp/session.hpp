@@ -55,6 +55,8 @@ struct SessionLimits {
     std::size_t text_line = 1000;          // including CRLF
     std::size_t errors = 20;
     std::size_t transactions = 1000;
+    // Unauthenticated clients may pipeline only where RFC 2920 allows (554 5.5.0 and close).
+    bool forbid_unauth_pipelining = false;
 };
 
 struct SessionInfo {
@@ -250,6 +252,8 @@ class Session {
     void do_auth(std::string_view args);
     void auth_line(std::string_view line);
     bool waiting() const;
+    // The command was followed by more input before its reply where that is not allowed.
+    bool sent_ahead(Verb v) const;
     void scan_header();  // after message bytes arrived: header section end and limit
     const std::string* message_buffer() const;
     std::string* message_buffer() {

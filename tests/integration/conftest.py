@@ -49,6 +49,11 @@ catch_all = "info"
 """
 
 
+# For tests of other defences that pipeline more than RFC 2920 allows (a whole transaction in one
+# write): the server would otherwise stop them at the first command sent ahead.
+LENIENT_CONFIG = BASE_CONFIG.replace("[limits]\n", "[limits]\nforbid_unauth_pipelining = false\n")
+
+
 def free_port(host="127.0.0.1"):
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
@@ -253,6 +258,12 @@ def make_sluice(tmp_path):
 @pytest.fixture
 def sluice(make_sluice):
     return make_sluice().start()
+
+
+@pytest.fixture
+def lenient_sluice(make_sluice):
+    """A server that lets unauthenticated clients pipeline anything (LENIENT_CONFIG)."""
+    return make_sluice(config=LENIENT_CONFIG).start()
 
 
 def reachable_by_nobody(path):

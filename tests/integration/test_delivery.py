@@ -115,7 +115,8 @@ def test_size_limits_keep_session_usable(sluice):
     assert len(sluice.messages("alice")) == 1 and b"Subject: small" in msgs[0]
 
 
-def test_rset_discards_transaction(sluice):
+def test_rset_discards_transaction(lenient_sluice):
+    sluice = lenient_sluice
     c = sluice.connect()
     c.expect(220)
     c.send("EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.org>\r\nRSET\r\n"
@@ -124,7 +125,8 @@ def test_rset_discards_transaction(sluice):
     assert codes == [250, 250, 250, 250, 503, 221]
 
 
-def test_pipelined_transactions_in_one_write(sluice):
+def test_pipelined_transactions_in_one_write(lenient_sluice):
+    sluice = lenient_sluice
     c = sluice.connect()
     c.expect(220)
     script = "EHLO c\r\n"

@@ -9,11 +9,14 @@ import time
 
 import pytest
 
+from conftest import LENIENT_CONFIG
+
 SMUGGLING = [b"\n.\n", b"\n.\r\n", b"\r.\r\n", b"\r\n.\n", b"\r\n\x00.\r\n", b"\r\n.\x00\r\n"]
 
 
 @pytest.mark.parametrize("seq", SMUGGLING, ids=lambda s: repr(s))
-def test_smuggling_sequence_never_ends_data(sluice, seq):
+def test_smuggling_sequence_never_ends_data(lenient_sluice, seq):
+    sluice = lenient_sluice
     c = sluice.connect()
     c.expect(220)
     c.send(b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
@@ -34,7 +37,8 @@ def test_smuggling_sequence_never_ends_data(sluice, seq):
     assert sluice.messages("alice") == [] and sluice.messages("bob") == []
 
 
-def test_overlong_command_and_text_lines(sluice):
+def test_overlong_command_and_text_lines(lenient_sluice):
+    sluice = lenient_sluice
     c = sluice.connect()
     c.expect(220)
     c.send(b"EHLO " + b"a" * 5000 + b"\r\n")
@@ -65,7 +69,8 @@ def test_random_binary_garbage_then_normal_client(sluice):
     assert len(sluice.wait_for_messages("alice", 1)) == 1
 
 
-def test_ten_thousand_rcpts(sluice):
+def test_ten_thousand_rcpts(lenient_sluice):
+    sluice = lenient_sluice
     c = sluice.connect(timeout=60)
     c.expect(220)
     c.send(b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\n")
@@ -79,7 +84,8 @@ def test_ten_thousand_rcpts(sluice):
     assert len(sluice.wait_for_messages("alice", 1)) == 1
 
 
-def test_ten_thousand_distinct_rcpts_capped(sluice):
+def test_ten_thousand_distinct_rcpts_capped(lenient_sluice):
+    sluice = lenient_sluice
     c = sluice.connect(timeout=60)
     c.expect(220)
     c.send(b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\n")
@@ -96,7 +102,8 @@ def test_ten_thousand_distinct_rcpts_capped(sluice):
     assert len(sluice.messages("info", domain="catch.test")) == 1
 
 
-def test_disconnect_mid_data_queues_nothing(sluice):
+def test_disconnect_mid_data_queues_nothing(lenient_sluice):
+    sluice = lenient_sluice
     c = sluice.connect()
     c.expect(220)
     c.send(b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.org>\r\nDATA\r\n")
@@ -135,7 +142,7 @@ def test_500_idle_connections_do_not_block_a_client(sluice):
 
 
 def test_error_limit_disconnects(make_sluice):
-    s = make_sluice(extra="").start()
+    s = make_sluice(config=LENIENT_CONFIG).start()  # 25 lines before EHLO: not a sync test
     c = s.connect()
     c.expect(220)
     c.send(b"BOGUS\r\n" * 25)
@@ -147,3 +154,36 @@ def test_error_limit_disconnects(make_sluice):
             break
     assert codes[-1] == 421 and codes[:-1] == [500] * (len(codes) - 1)
     assert len(codes) <= 21
+
+
+def test_message_sent_before_the_354_is_refused_and_nothing_queued(sluice):
+    """smtpsmug's "pipelining" test: DATA and the message in one write, without waiting for the
+    354 (RFC 2920 3.1 forbids it): 554 5.5.0, the connection closes, nothing is queued. A client
+    that waits is served as usual."""
+    c = sluice.connect()
+    c.expect(220)
+    c.send(b"EHLO c\r\n")
+    c.expect(250)
+    c.send(b"MAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.org>\r\n")
+    assert [r[0] for r in c.replies(2)] == [250, 250]
+    c.send(b"DATA\r\nSubject: early\r\n\r\nsent ahead\r\n.\r\nQUIT\r\n")
+    code, text = c.reply()
+    assert code == 554 and "5.5.0" in text and "synchronization" in text, text
+    with pytest.raises(ConnectionError):
+        c.reply()
+    # EHLO with commands behind it, and pipelining after HELO, are refused the same way.
+    for first, ahead in ((b"", b"EHLO c\r\nMAIL FROM:<a@remote.test>\r\n"),
+                         (b"HELO c\r\n", b"MAIL FROM:<a@remote.test>\r\nRCPT TO:<alice@example.org>\r\n")):
+        c = sluice.connect()
+        c.expect(220)
+        if first:
+            c.send(first)
+            c.expect(250)
+        c.send(ahead)
+        assert c.reply()[0] == 554
+    with smtplib.SMTP(sluice.host, sluice.port, timeout=10) as ok:
+        ok.sendmail("a@remote.test", ["alice@example.org"], b"Subject: waited\r\n\r\nfine\r\n")
+    msgs = sluice.wait_for_messages("alice", 1)
+    time.sleep(0.5)
+    assert len(sluice.messages("alice")) == 1 and b"waited" in msgs[0]
+    assert any("reason=pipelining" in l for l in sluice.log_lines())

@@ -317,3 +317,60 @@ TEST(SessionLimitsPerUser, SmallerUserLimitAppliesToBdat) {
 
 }  // namespace
 }  // namespace sluice::smtp
+
+namespace sluice::smtp {
+namespace {
+
+TEST(SessionPipelining, CommandsSentBeforeTheirReplyWhereRfc2920ForbidsAreRefused) {
+    const std::string mail = "MAIL FROM:<a@b.test>\r\nRCPT TO:<r@example.org>\r\n";
+    struct Case {
+        std::string before;  // fed and answered first
+        std::string ahead;   // one write: a command and what the client sent before its reply
+        bool refused;
+    };
+    const Case cases[] = {
+        {"EHLO c\r\n" + mail, "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n", true},  // smtpsmug
+        {"", "EHLO c\r\nMAIL FROM:<a@b.test>\r\n", true},
+        {"HELO c\r\n", "MAIL FROM:<a@b.test>\r\nRCPT TO:<r@example.org>\r\n", true},
+        {"EHLO c\r\n", "NOOP\r\nMAIL FROM:<a@b.test>\r\n", true},
+        {"EHLO c\r\n", "VRFY x\r\nQUIT\r\n", true},
+        // Allowed: MAIL, RCPT, RSET in a group; DATA last; the message after the 354.
+        {"EHLO c\r\n", mail + "RSET\r\n" + mail + "DATA\r\n", false},
+        {"EHLO c\r\n" + mail + "DATA\r\n", "Subject: x\r\n\r\nbody\r\n.\r\nQUIT\r\n", false},
+    };
+    for (const Case& c : cases) {
+        Harness h;
+        h.limits.forbid_unauth_pipelining = true;
+        h.start();
+        for (std::size_t i = 0; i < c.before.size();) {  // one command per write
+            std::size_t e = c.before.find("\r\n", i) + 2;
+            h.feed(c.before.substr(i, e - i));
+            i = e;
+        }
+        h.out.clear();
+        h.feed(c.ahead);
+        const bool refused =
+            h.out.find("554 5.5.0 Error: SMTP protocol synchronization") != std::string::npos;
+        EXPECT_EQ(refused, c.refused) << c.ahead << " -> " << h.out;
+        if (refused) {
+            EXPECT_TRUE(h.s->closed());
+            EXPECT_TRUE(h.committed.empty());
+        }
+    }
+    // Off, or once authenticated, a group is served as sent.
+    Harness off;
+    off.start();
+    off.feed("EHLO c\r\n" + mail + "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
+    EXPECT_EQ(off.committed.size(), 1u);
+    Harness authed;
+    authed.limits.forbid_unauth_pipelining = true;
+    authed.info.tls_active = true;
+    authed.start();
+    authed.feed("EHLO c\r\n");
+    authed.feed("AUTH PLAIN AGFsaWNlAHB3\r\n");
+    authed.feed(mail + "DATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n");
+    EXPECT_EQ(authed.committed.size(), 1u) << authed.out;
+}
+
+}  // namespace
+}  // namespace sluice::smtp
