@@ -98,10 +98,12 @@ struct Limits {
     std::size_t command_line = 512;               // octets incl. CRLF; RFC minimum 512
     std::size_t text_line = 1000;                 // octets incl. CRLF; RFC minimum 1000
     std::size_t connections = 1000;               // in total
-    std::size_t connections_per_ip = 20;
-    std::size_t errors = 10;            // protocol errors before 421 and disconnect
-    std::size_t received_headers = 50;  // more than this: 554 5.4.6 (mail loop)
-    std::size_t min_data_rate = 1024;   // bytes/s while receiving a message; 0 = off
+    std::size_t connections_per_ip = 20;          // an IPv6 client: per /64
+    std::size_t connections_per_network = 100;    // per IPv4 /24 and IPv6 /48
+    std::size_t stress_connections = 0;  // stress from this many on; 0 = 3/4 of `connections`
+    std::size_t errors = 10;             // protocol errors before 421 and disconnect
+    std::size_t received_headers = 50;   // more than this: 554 5.4.6 (mail loop)
+    std::size_t min_data_rate = 1024;    // bytes/s while receiving a message; 0 = off
     Duration min_data_rate_grace = std::chrono::seconds(10);  // before the rate is judged
     std::size_t transactions = 1000;                          // messages per connection
     std::size_t header_size = 100 * 1024;  // a message's header section; 552 5.3.4 beyond
@@ -113,7 +115,8 @@ struct Limits {
 };
 
 struct Timeouts {
-    Duration command = std::chrono::minutes(5);          // RFC 5321 4.5.3.2.7
+    Duration command = std::chrono::minutes(5);          // RFC 5321 4.5.3.2.7; per command line
+    Duration stress_command = std::chrono::seconds(10);  // the same under stress
     Duration data_block = std::chrono::minutes(3);       // between reads during DATA/BDAT
     Duration session = std::chrono::minutes(30);         // whole connection
     Duration shutdown_grace = std::chrono::seconds(30);  // SIGTERM: time for transactions in flight

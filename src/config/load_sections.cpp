@@ -6,11 +6,12 @@ namespace sluice::config::detail {
 
 void Loader::load_limits(const toml::table& t, Limits& out) const {
     const std::string p = "limits";
-    check_keys(t, p,
-               {"message_size", "recipients", "command_line", "text_line", "connections",
-                "connections_per_ip", "errors", "received_headers", "min_data_rate",
-                "min_data_rate_grace", "transactions", "header_size", "message_buffer",
-                "message_buffers_total", "forbid_unauth_pipelining"});
+    check_keys(
+        t, p,
+        {"message_size", "recipients", "command_line", "text_line", "connections",
+         "connections_per_ip", "errors", "received_headers", "min_data_rate", "min_data_rate_grace",
+         "transactions", "header_size", "message_buffer", "message_buffers_total",
+         "forbid_unauth_pipelining", "connections_per_network", "stress_connections"});
     if (const auto b = boolean(t, p, "forbid_unauth_pipelining")) out.forbid_unauth_pipelining = *b;
     if (const auto size = message_size(t, p)) out.message_size = *size;
     if (const auto v = size(t, p, "header_size", 1024)) out.header_size = *v;
@@ -26,6 +27,8 @@ void Loader::load_limits(const toml::table& t, Limits& out) const {
     set("text_line", out.text_line, 1000);
     set("connections", out.connections, 1);
     set("connections_per_ip", out.connections_per_ip, 1);
+    set("connections_per_network", out.connections_per_network, 1);
+    set("stress_connections", out.stress_connections, 0);
     set("errors", out.errors, 1);
     set("received_headers", out.received_headers, 1);
     set("min_data_rate", out.min_data_rate, 0);
@@ -35,8 +38,9 @@ void Loader::load_limits(const toml::table& t, Limits& out) const {
 
 void Loader::load_timeouts(const toml::table& t, Timeouts& out) const {
     const std::string p = "timeouts";
-    check_keys(t, p, {"command", "data_block", "session", "shutdown_grace"});
+    check_keys(t, p, {"command", "stress_command", "data_block", "session", "shutdown_grace"});
     if (const auto d = duration(t, p, "command")) out.command = *d;
+    if (const auto d = duration(t, p, "stress_command")) out.stress_command = *d;
     if (const auto d = duration(t, p, "data_block")) out.data_block = *d;
     if (const auto d = duration(t, p, "session")) out.session = *d;
     if (const auto d = duration(t, p, "shutdown_grace")) out.shutdown_grace = *d;

@@ -193,6 +193,32 @@ void Connection::request_shutdown(bool force) {
     });
 }
 
+bool Connection::evict() {
+    std::int64_t since = idle_since_.load(std::memory_order_relaxed);
+    if (since == kNotIdle || !idle_since_.compare_exchange_strong(since, kNotIdle)) return false;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->evict_requested_ = true;
+        if (self->reading_ && !self->session_.in_transaction()) {
+            boost::system::error_code ec;
+            self->socket_.cancel(ec);
+        }
+    });
+    return true;
+}
+
+void Connection::mark_idle(bool waiting_for_command) {
+    const bool evictable =
+        waiting_for_command && !user_ && !session_.in_transaction() && !evict_requested_;
+    idle_since_.store(evictable ? clock::now().time_since_epoch().count() : kNotIdle,
+                      std::memory_order_relaxed);
+}
+
+Connection::clock::duration Connection::command_timeout() const {
+    const auto& t = ctx_.cfg.timeouts;
+    if (ctx_.limits.stressed()) return std::min<clock::duration>(t.command, t.stress_command);
+    return t.command;
+}
+
 void Connection::on_deadline() {
     boost::system::error_code ec;
     if (!timed_out_) {
@@ -208,7 +234,7 @@ void Connection::on_deadline() {
 asio::awaitable<bool> Connection::flush() {
     std::string& out = session_.output();
     if (out.empty()) co_return true;
-    if (!timed_out_) set_deadline(ctx_.cfg.timeouts.command);
+    if (!timed_out_) set_deadline(command_timeout());
     auto [ec, n] = tls_
                        ? co_await asio::async_write(*tls_, asio::buffer(out), as_tuple_awaitable)
                        : co_await asio::async_write(socket_, asio::buffer(out), as_tuple_awaitable);
@@ -231,6 +257,14 @@ asio::awaitable<void> Connection::serve() {
                     close_reason_ = "shutdown";
                     continue;
                 }
+                if (evict_requested_ && !session_.in_transaction()) {
+                    session_.abort(
+                        {421, "4.7.0",
+                         fmt::format("{} Server busy, closing idle connection", ctx_.cfg.hostname)},
+                        "evicted");
+                    close_reason_ = "evicted";
+                    continue;
+                }
                 if (!co_await flush()) co_return;
                 // A shutdown requested while the replies were being written found no read to
                 // cancel: act on it now rather than after the client's next command.
@@ -245,7 +279,16 @@ asio::awaitable<void> Connection::serve() {
                     message_bytes_ = 0;
                 }
                 in_message_ = in_msg;
-                set_deadline(in_msg ? ctx_.cfg.timeouts.data_block : ctx_.cfg.timeouts.command);
+                if (in_msg) {
+                    set_deadline(ctx_.cfg.timeouts.data_block);  // per read; min_data_rate too
+                    mark_idle(false);
+                } else if (!session_.partial_command()) {
+                    // A new command: its whole line must arrive within the command timeout
+                    // (Postfix's smtpd_per_record_deadline). Bytes of it do not move the
+                    // deadline, so a client dribbling a byte now and then is cut off in time.
+                    set_deadline(command_timeout());
+                    mark_idle(true);
+                }
                 reading_ = true;
                 auto [ec, n] = tls_ ? co_await tls_->async_read_some(
                                           asio::buffer(buf.get(), kReadBuffer), as_tuple_awaitable)
@@ -258,7 +301,9 @@ asio::awaitable<void> Connection::serve() {
                         close_reason_ = "timeout";
                         continue;
                     }
-                    if (shutdown_requested_ && ec == asio::error::operation_aborted) continue;
+                    if ((shutdown_requested_ || evict_requested_) &&
+                        ec == asio::error::operation_aborted)
+                        continue;
                     // eof over TLS: the client's close_notify; ours still answers it.
                     if (ec != asio::error::eof) tls_clean_ = false;
                     close_reason_ = ec == asio::error::eof ? "eof" : "read_error";

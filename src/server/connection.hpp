@@ -26,11 +26,14 @@
 // STANDARDS: RFC 3207, RFC 8314, RFC 4954, RFC 6409 (submission sender checks).
 #pragma once
 
+#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 
@@ -47,6 +50,8 @@ void log_refusal(std::uint64_t session, std::string_view ip, const smtp::Refusal
 
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
+    using clock_time = std::chrono::steady_clock::time_point;
+
     // The server has admitted the connection (it holds a slot in ctx.limits, released at the
     // end); `chain` is the listener's Policy chain.
     Connection(boost::asio::ip::tcp::socket socket, Context& ctx, const config::Listener& listener,
@@ -60,6 +65,15 @@ class Connection : public std::enable_shared_from_this<Connection> {
     // Thread-safe. Graceful: idle sessions get 421 at once, transactions in flight finish first.
     // force: 421 even inside a transaction (nothing unacknowledged is ever kept).
     void request_shutdown(bool force);
+
+    // Thread-safe. When this session waits for a command and is unauthenticated and outside a
+    // transaction: since when (the time its current command line started); otherwise max().
+    clock_time idle_since() const {
+        return clock_time(clock_time::duration(idle_since_.load(std::memory_order_relaxed)));
+    }
+    // Thread-safe. Asks an idle session (see idle_since) to close with 421 to make room for a new
+    // client; false if it is not idle (any more) or already asked.
+    bool evict();
 
   private:
     using clock = std::chrono::steady_clock;
@@ -108,6 +122,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool shutdown_requested_ = false;
     bool force_shutdown_ = false;
     bool reading_ = false;
+    bool evict_requested_ = false;
+    static constexpr std::int64_t kNotIdle = std::numeric_limits<std::int64_t>::max();
+    std::atomic<std::int64_t> idle_since_{kNotIdle};  // clock ticks; see idle_since()
+    void mark_idle(bool waiting_for_command);
+    clock::duration command_timeout() const;  // shorter under stress
     // Data rate accounting for the message being received.
     bool in_message_ = false;
     clock::time_point message_started_;

@@ -41,6 +41,7 @@ namespace asio = boost::asio;
 using tcp = asio::ip::tcp;
 
 namespace {
+constexpr auto kMinIdleToEvict = std::chrono::seconds(1);
 constexpr int kListenBacklog = 4096;  // a tiny backlog drops bursts of new connections
 
 std::string ip_string(const asio::ip::address& a) {
@@ -73,6 +74,7 @@ struct Server::Impl {
     std::mutex conns_mu;
     std::set<std::shared_ptr<Connection>> conns;
     bool stopping = false;
+    std::atomic<bool> stressed{false};  // as last logged
 
     explicit Impl(config::Config c)
         : cfg(std::move(c)),
@@ -84,7 +86,8 @@ struct Server::Impl {
           courier(io, resolver, delivery::courier_options(cfg)),
           maildir(delivery::maildir_options(cfg), router),
           queue(queue::options_from(cfg, &maildir, &courier), spool, router),
-          limits(cfg.limits.connections, cfg.limits.connections_per_ip),
+          limits(cfg.limits.connections, cfg.limits.connections_per_ip,
+                 cfg.limits.connections_per_network, cfg.limits.stress_connections),
           ctx{cfg, spool, queue, router, limits},
           signals(io, SIGTERM, SIGINT) {}
 
@@ -148,7 +151,13 @@ struct Server::Impl {
                 }
                 ctx.rate_limiter->record(policy::Metric::connections, who, 1, now);
             }
-            switch (limits.acquire(ip)) {
+            auto admit = limits.acquire(ip);
+            // Every slot taken: the idlest unauthenticated session makes room (a slowloris
+            // attack holds slots with sessions that never finish a command).
+            if (admit == ConnectionLimits::Admit::total_full && evict_idlest())
+                admit = limits.force_acquire(ip);
+            note_stress();
+            switch (admit) {
                 case ConnectionLimits::Admit::ok:
                     break;
                 case ConnectionLimits::Admit::total_full:
@@ -160,6 +169,11 @@ struct Server::Impl {
                     rejection = smtp::Reply{
                         421, "4.7.0",
                         fmt::format("{} Too many connections from your address", cfg.hostname)};
+                    break;
+                case ConnectionLimits::Admit::net_full:
+                    rejection = smtp::Reply{
+                        421, "4.7.0",
+                        fmt::format("{} Too many connections from your network", cfg.hostname)};
                     break;
             }
             if (rejection) {
@@ -187,6 +201,39 @@ struct Server::Impl {
                 },
                 asio::detached);
         }
+    }
+
+    // Asks the connection that has waited longest for a command, unauthenticated and outside a
+    // transaction, to close (421); true if there was one that has waited at least
+    // kMinIdleToEvict (busy sessions are never cut off for a newcomer).
+    bool evict_idlest() {
+        std::shared_ptr<Connection> victim;
+        auto oldest = std::chrono::steady_clock::time_point::max();
+        {
+            std::lock_guard lock(conns_mu);
+            for (const auto& c : conns) {
+                const auto since = c->idle_since();
+                if (since < oldest) {
+                    oldest = since;
+                    victim = c;
+                }
+            }
+        }
+        if (!victim || oldest > std::chrono::steady_clock::now() - kMinIdleToEvict) return false;
+        return victim->evict();
+    }
+
+    void note_stress() {
+        const bool now = limits.stressed();
+        if (now == stressed.exchange(now)) return;
+        if (now)
+            log::warn("stress",
+                      {{"connections", limits.active()},
+                       {"command_timeout_s", std::chrono::duration_cast<std::chrono::seconds>(
+                                                 cfg.timeouts.stress_command)
+                                                 .count()}});
+        else
+            log::info("stress_over", {{"connections", limits.active()}});
     }
 
     std::size_t connection_count() {

@@ -195,6 +195,11 @@ class Session {
     std::string take_body();
     // True between MAIL and the end of the transaction: on shutdown the driver lets it finish.
     bool in_transaction() const;
+    // Part of a command line has arrived, not its end: the driver keeps the deadline that command
+    // started with (a whole line must arrive in time, not just some byte of it).
+    bool partial_command() const {
+        return !in_message() && (in_pos_ < in_.size() || discarding_line_);
+    }
     bool closed() const { return state_ == State::closed; }
 
     std::size_t messages_accepted() const { return accepted_; }

@@ -26,6 +26,7 @@ message_size = "1M"
 recipients = 100
 connections = 2000
 connections_per_ip = 1000
+connections_per_network = 2000
 errors = 20
 [timeouts]
 command = "{command_timeout}"

@@ -89,6 +89,85 @@ def test_slowloris_from_one_address_is_capped_per_ip(make_sluice):
             c.close()
 
 
+def test_a_command_line_must_arrive_within_the_command_timeout(make_sluice):
+    """A client dribbling one byte of a command every 0.3 s never finishes the line: the command
+    deadline (2 s here) counts from the line's first byte, not from the last byte read."""
+    s = make_sluice(command_timeout="2s").start()
+    c = socket.create_connection((s.host, s.port), timeout=10)
+    assert c.recv(200).startswith(b"220 ")
+    start = time.monotonic()
+    got = b""
+    c.settimeout(0.3)
+    for b in b"EHLO a.slow.client.example.with.a.long.name":
+        try:
+            c.send(bytes([b]))
+            got += c.recv(200)
+        except socket.timeout:
+            pass
+        except OSError:
+            break
+        if got:
+            break
+        if time.monotonic() - start > 8:
+            break
+    assert got.startswith(b"421 4.4.2"), got
+    assert time.monotonic() - start < 4.5
+    c.close()
+
+
+def test_a_full_server_evicts_its_idlest_unauthenticated_session_for_a_new_client(make_sluice):
+    """Every slot is held by slow sessions from other addresses (as 1,000 slowloris connections
+    from 50 addresses would): a new client still gets served, the idlest session makes room."""
+    s = make_sluice(config=BASE_CONFIG.replace("connections = 2000", "connections = 30")).start()
+    slow = []
+    try:
+        for i in range(30):
+            c = socket.create_connection((s.host, s.port), timeout=5,
+                                         source_address=("127.0.0.%d" % (2 + i % 10), 0))
+            assert c.recv(200).startswith(b"220 ")
+            c.send(b"EHLO slo")  # a command begun and never finished
+            slow.append(c)
+        time.sleep(1.3)  # idle long enough to be evicted
+        for _ in range(3):
+            assert timed_send(s) < 2.0
+        assert len(s.wait_for_messages("alice", 3)) == 3
+        evicted = 0
+        for c in slow:
+            c.settimeout(0.2)
+            try:
+                evicted += c.recv(200).startswith(b"421 4.7.0")
+            except (socket.timeout, OSError):
+                pass
+        # One made room for the first client; its slot then served the next ones.
+        assert evicted >= 1, evicted
+        lines = s.log_lines()
+        assert any("event=stress" in l for l in lines)
+        assert any("reason=evicted" in l for l in lines)
+    finally:
+        for c in slow:
+            c.close()
+
+
+def test_connections_per_network(make_sluice):
+    s = make_sluice(config=BASE_CONFIG.replace(
+        "connections_per_network = 2000", "connections_per_network = 4")).start()
+    conns = []
+    try:
+        for i in range(4):
+            c = socket.create_connection((s.host, s.port), timeout=5,
+                                         source_address=("127.0.0.%d" % (10 + i), 0))
+            assert c.recv(200).startswith(b"220 ")
+            conns.append(c)
+        c = socket.create_connection((s.host, s.port), timeout=5,
+                                     source_address=("127.0.0.99", 0))
+        assert c.recv(200).startswith(b"421 4.7.0"), "a fifth address of the same /24"
+        c.close()
+        assert timed_send(s, source=("127.0.1.1", 0)) < 2.0  # another /24
+    finally:
+        for c in conns:
+            c.close()
+
+
 def test_pipelined_noop_flood_is_answered_in_bounded_time_and_memory(lenient_sluice):
     sluice = lenient_sluice
     """100k NOOPs in one pipelined burst: every one answered, quickly, without memory growth."""
