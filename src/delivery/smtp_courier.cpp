@@ -160,6 +160,7 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
                                                                       const std::string& domain,
                                                                       smtp::Reply& error) {
     std::vector<std::string> hosts;
+    std::vector<std::uint16_t> preferences;  // of each host; empty for a configured route
     bool implicit = false;
     std::uint16_t port = opts_.relay.port;
     ClientOptions co;
@@ -196,11 +197,18 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
             co_return nullptr;
         }
         hosts = plan.hosts;
+        preferences = plan.preferences;
         implicit = plan.implicit;
     }
     error = {451, "4.4.1", fmt::format("no mail host for {} could be reached", domain)};
     bool any_address = false, loop = false;
-    for (const auto& host : hosts) {
+    std::optional<std::uint16_t> ours;  // the preference of an MX host that turned out to be us
+    for (std::size_t h = 0; h < hosts.size(); ++h) {
+        const std::string& host = hosts[h];
+        // RFC 5321 5.1: once we find ourselves among the MX hosts, that one and every one less
+        // preferred are discarded (as plan_mx does for our host name): relaying to a backup would
+        // loop between two servers that back each other up.
+        if (ours && h < preferences.size() && preferences[h] >= *ours) break;
         std::vector<std::string> addrs;
         if (is_ip_literal(host)) {
             addrs.push_back(host);
@@ -215,11 +223,15 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
                 continue;
             }
         }
+        if (std::any_of(addrs.begin(), addrs.end(),
+                        [&](const std::string& ip) { return is_self(ip, port); })) {
+            // One of its addresses is ours: this host is us (its other addresses too).
+            loop = true;
+            if (h < preferences.size()) ours = preferences[h];
+            log::info("relay_self", {{"domain", domain}, {"mx", host}});
+            continue;
+        }
         for (const auto& ip : addrs) {
-            if (is_self(ip, port)) {
-                loop = true;
-                continue;
-            }
             any_address = true;
             auto conn = std::make_shared<SmtpConnection>(asio::make_strand(io_),
                                                          co.tls_verify ? tls_verify_ : tls_plain_);

@@ -38,6 +38,7 @@ MxPlan plan_mx(std::string_view domain, const MxAnswer& answer,
     if (mx.empty()) {
         plan.implicit = true;
         plan.hosts.emplace_back(domain);
+        plan.preferences.push_back(0);
         return plan;
     }
     // Shuffle first, then a stable sort: equal preferences keep their random order.
@@ -58,7 +59,10 @@ MxPlan plan_mx(std::string_view domain, const MxAnswer& answer,
             RouteError{554, "5.4.6", fmt::format("Mail for {} loops back to myself", domain)};
         return plan;
     }
-    for (auto& r : mx) plan.hosts.push_back(r.host);
+    for (auto& r : mx) {
+        plan.hosts.push_back(r.host);
+        plan.preferences.push_back(r.preference);
+    }
     return plan;
 }
 

@@ -47,8 +47,9 @@ struct RouteError {
 };
 
 struct MxPlan {
-    std::vector<std::string> hosts;  // in the order to try
-    bool implicit = false;           // no MX: the domain itself is the host (A/AAAA)
+    std::vector<std::string> hosts;          // in the order to try
+    std::vector<std::uint16_t> preferences;  // of each host (0 for the implicit MX)
+    bool implicit = false;                   // no MX: the domain itself is the host (A/AAAA)
     std::optional<RouteError> error;
 };
 

@@ -53,6 +53,11 @@ def dns():
     # far.test: served by a second Sluice on 127.0.0.6.
     z.add("far.test", "MX", (10, "mx.far.test"))
     z.add("mx.far.test", "A", SECOND_SLUICE_IP)
+    # loop.test: the preferred MX is one of our own listening addresses (127.0.0.6, given by A
+    # record only), the backup another host (the sink on .3).
+    z.add("loop.test", "MX", (10, "mx1.loop.test"))
+    z.add("loop.test", "MX", (20, "mx2.relay.test"))
+    z.add("mx1.loop.test", "A", SECOND_SLUICE_IP)
     # remote.test: where outside senders live; its MX is the sink on .4.
     z.add("remote.test", "MX", (10, "mx.other.test"))
     yield d
@@ -359,3 +364,22 @@ def test_route_overrides_mx_and_servfail_is_temporary(relay, dns, sinks):
                 r"for broken.test failed.*result=deferred")
     assert len(s.queue_files()) == 1
     assert ("routed.test", "MX") not in dns.zone.queries
+
+
+def test_an_mx_pointing_at_our_own_address_is_a_loop_not_a_reason_to_use_the_backup(
+        make_sluice, dns, sinks):
+    """RFC 5321 5.1: we listen on 127.0.0.6, which loop.test's preferred MX resolves to. Its backup
+    (another host) must not get the message: with two servers backing each other up that is a
+    mail loop. The message bounces with 554 5.4.6, as Postfix's "loops back to myself"."""
+    port, by_ip = sinks
+    cfg = (BASE_CONFIG.replace("127.0.0.1:{port}", "%s:%d" % (SECOND_SLUICE_IP, port)) +
+           RELAY_CONFIG.format(forwarder=dns.forwarder, relay_port=port, relay_extra=""))
+    s = make_sluice(config=cfg.replace("{forwarder}", dns.forwarder))
+    s.host, s.port = SECOND_SLUICE_IP, port
+    s.start()
+    with smtplib.SMTP(s.host, s.port, timeout=10, source_address=("127.0.0.1", 0)) as c:
+        c.sendmail("alice@example.org", ["x@loop.test"], b"Subject: loop\r\n\r\nloop\r\n")
+    dsn = s.wait_for_messages("alice", 1)[0].decode()
+    assert "Status: 5.4.6" in dsn and "loops back to myself" in dsn, dsn
+    s.wait_queue_empty()
+    assert by_ip["127.0.0.3"].messages == []

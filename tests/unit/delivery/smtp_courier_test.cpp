@@ -119,6 +119,7 @@ struct Fixture {
     Fixture() {
         CourierOptions o;
         o.hostname = "mx.self.test";
+        o.self.emplace_back("127.0.0.2", peer.port());  // we listen there (by address)
         o.relay.port = peer.port();
         o.relay.tls = config::TlsPolicy::none;
         o.relay.idle_timeout = std::chrono::milliseconds(50);
@@ -176,6 +177,25 @@ TEST(SmtpCourier, AnMxNamingOurselvesIsALoop) {
     EXPECT_EQ(r.rcpts.at(0).disposition(), Disposition::permanent);
     EXPECT_EQ(r.rcpts.at(0).reply.enhanced, "5.4.6");
     EXPECT_EQ(f.peer.messages.load(), 0);
+}
+
+TEST(SmtpCourier, AnMxWhoseAddressIsOursEndsTheListThere) {
+    // RFC 5321 5.1: the most preferred MX points at one of our listening addresses; the backup is
+    // another host. Relaying to the backup would loop (it would send it back to us): 554 5.4.6.
+    Fixture f;
+    f.dns.mx_answers["us.test"] = {dns::Status::ok, {{10, "mx1.us.test"}, {20, "backup.test"}}, ""};
+    f.dns.a_answers["mx1.us.test"] = {dns::Status::ok, {"127.0.0.2"}, ""};
+    f.dns.a_answers["backup.test"] = {dns::Status::ok, {"127.0.0.1"}, ""};
+    auto r = f.deliver("us.test", {"x@us.test"});
+    EXPECT_EQ(r.rcpts.at(0).disposition(), Disposition::permanent);
+    EXPECT_EQ(r.rcpts.at(0).reply.code, 554);
+    EXPECT_EQ(r.rcpts.at(0).reply.enhanced, "5.4.6");
+    EXPECT_EQ(f.peer.messages.load(), 0);
+    // A host more preferred than us is still used.
+    f.dns.mx_answers["up.test"] = {dns::Status::ok, {{5, "backup.test"}, {10, "mx1.us.test"}}, ""};
+    auto up = f.deliver("up.test", {"x@up.test"});
+    EXPECT_EQ(up.rcpts.at(0).disposition(), Disposition::delivered);
+    EXPECT_EQ(f.peer.messages.load(), 1);
 }
 
 TEST(SmtpCourier, AReachableMxDeliversWithAResultPerRecipient) {
