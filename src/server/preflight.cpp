@@ -164,6 +164,10 @@ std::vector<Problem> preflight(const config::Config& cfg) {
                     (void)tls::make_server_context(
                         cfg.tls.cert_file, cfg.tls.key_file,
                         cfg.tls.min_tls13 ? tls::MinVersion::tls1_3 : tls::MinVersion::tls1_2);
+                } catch (const tls::LoadError& e) {
+                    c.fail(e.part == tls::LoadError::Part::certificate ? "tls.cert_file"
+                                                                       : "tls.key_file",
+                           e.what());
                 } catch (const std::exception& e) {
                     c.fail("tls.key_file", e.what());
                 }

@@ -34,8 +34,8 @@ std::string openssl_error() {
     return buf;
 }
 
-[[noreturn]] void fail(const std::string& what) {
-    throw std::runtime_error(what + ": " + openssl_error());
+[[noreturn]] void fail(const std::string& what, LoadError::Part part = LoadError::Part::other) {
+    throw LoadError(what + ": " + openssl_error(), part);
 }
 
 template <typename T, void (*F)(T*)>
@@ -81,11 +81,12 @@ std::shared_ptr<asio::ssl::context> make_server_context(const fs::path& cert_cha
     SSL_CTX_set_session_id_context(c, reinterpret_cast<const unsigned char*>("sluice"), 6);
     ERR_clear_error();
     if (SSL_CTX_use_certificate_chain_file(c, cert_chain.c_str()) != 1)
-        fail("TLS certificate " + cert_chain.string());
+        fail("TLS certificate " + cert_chain.string(), LoadError::Part::certificate);
     if (SSL_CTX_use_PrivateKey_file(c, key.c_str(), SSL_FILETYPE_PEM) != 1)
-        fail("TLS key " + key.string());
+        fail("TLS key " + key.string(), LoadError::Part::key);
     if (SSL_CTX_check_private_key(c) != 1)
-        fail("TLS key " + key.string() + " does not match " + cert_chain.string());
+        fail("TLS key " + key.string() + " does not match " + cert_chain.string(),
+             LoadError::Part::key);
     return ctx;
 }
 

@@ -16,13 +16,23 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 
 namespace sluice::tls {
 
 enum class MinVersion { tls1_2, tls1_3 };
 
-// Throws std::runtime_error naming the file and the OpenSSL reason.
+// A certificate or key that OpenSSL refused, naming the file and its reason; `part` says which
+// file is at fault (a key that does not match its certificate counts as the key's).
+class LoadError : public std::runtime_error {
+  public:
+    enum class Part { certificate, key, other };
+    LoadError(const std::string& what, Part p) : std::runtime_error(what), part(p) {}
+    Part part;
+};
+
+// Throws LoadError naming the file and the OpenSSL reason.
 std::shared_ptr<boost::asio::ssl::context> make_server_context(
     const std::filesystem::path& cert_chain, const std::filesystem::path& key,
     MinVersion min = MinVersion::tls1_2);

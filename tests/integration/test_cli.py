@@ -161,10 +161,21 @@ def test_check_config_checks_what_serve_needs(tmp_path):
         "auth.sqlite_file": '[auth]\nsqlite_file = "%s"\n' % (tmp_path / "missing.db"),
         "dns.trust_anchor_file": '[dns]\ntrust_anchor_file = "%s"\n' % (tmp_path / "no.key"),
         "spool.dir": '[spool]\ndir = "%s"\n' % (blocker / "spool"),
+        # A missing certificate, and one that is not PEM at all.
+        "tls.cert_file": '[tls]\ncert_file = "%s"\nkey_file = "%s"\n' % (tmp_path / "none.pem",
+                                                                          tmp_path / "a.key"),
+        "tls.cert_file ": '[tls]\ncert_file = "%s"\nkey_file = "%s"\n' % (blocker,
+                                                                           tmp_path / "a.key"),
+        # A log file that cannot be created (its directory is a file).
+        "log.file": None,
     }
     for key, extra in cases.items():
-        p = tmp_path / (key + ".toml")
-        p.write_text(base + extra)
+        p = tmp_path / (key.strip() + ".toml")
+        text = base + (extra or "")
+        if key == "log.file":
+            text = text.replace('file = "%s"' % (tmp_path / "log"), 'file = "%s"' % (blocker / "log"))
+        p.write_text(text)
+        key = key.strip()
         r = run("check-config", str(p))
         assert r.returncode == 2 and key in r.stderr, (key, r.stderr)
         # serve refuses with the same key, before binding anything
