@@ -431,6 +431,8 @@ def main():
         dict(name="1k-reuse", size=1024, rcpts=1, reuse=True, messages=int(20000 * scale)),
         dict(name="64k-newconn", size=65536, rcpts=1, reuse=False, messages=int(2000 * scale)),
         dict(name="1k-10rcpt", size=1024, rcpts=10, reuse=False, messages=int(1000 * scale)),
+        # Past limits.message_buffer: the body streams into the spool while it arrives.
+        dict(name="1m-newconn", size=1048576, rcpts=1, reuse=False, messages=int(400 * scale)),
         dict(name="relay-1k", size=1024, rcpts=1, reuse=False, relay=True,
              messages=int(5000 * scale)),
     ]
