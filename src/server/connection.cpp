@@ -270,7 +270,11 @@ asio::awaitable<void> Connection::serve() {
                 // cancel: act on it now rather than after the client's next command.
                 if (shutdown_requested_ && (force_shutdown_ || !session_.in_transaction()))
                     continue;
-                if ((body_ || body_error_) && !session_.message_open()) drop_body();
+                // A streamed body belongs to one message: gone when it was refused or aborted
+                // (and never carried over to the next message of a pipelined group).
+                if ((body_ || body_error_) &&
+                    (!session_.message_open() || session_.message_serial() != body_serial_))
+                    drop_body();
                 account_memory();
                 if (should_stream()) co_await stream_body();
                 bool in_msg = session_.in_message();
@@ -409,6 +413,7 @@ bool Connection::disconnects(const policy::Verdict& v) {
 
 asio::awaitable<void> Connection::commit() {
     auto& pm = session_.pending_message();
+    if ((body_ || body_error_) && session_.message_serial() != body_serial_) drop_body();
     if (body_ || body_error_) {
         // Part of the body is in the spool already: the rest follows it there, and only the
         // header section stays in memory for the policies and the Intake.

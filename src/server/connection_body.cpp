@@ -69,6 +69,7 @@ asio::awaitable<int> Connection::write_body(std::string bytes) {
 }
 
 asio::awaitable<void> Connection::stream_body() {
+    if (!body_ && !body_error_) body_serial_ = session_.message_serial();
     std::string chunk = session_.take_body();
     account_memory();
     co_await write_body(std::move(chunk));  // a failure is answered at the end of data

@@ -58,13 +58,12 @@ void ConnectionLimits::release(const std::string& ip) {
 }
 
 std::size_t ConnectionLimits::active() const {
-    std::lock_guard lock(mu_);
-    return active_;
+    return active_.load(std::memory_order_relaxed);
 }
 
 bool ConnectionLimits::stressed() const {
-    std::lock_guard lock(mu_);
-    return active_ >= stress_at_;
+    // Asked at every command: no lock (an answer a connection late does not matter).
+    return active_.load(std::memory_order_relaxed) >= stress_at_;
 }
 
 }  // namespace sluice::server

@@ -8,6 +8,7 @@
 // the idlest unauthenticated connection (force_acquire, after the server evicted one).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <mutex>
 #include <string>
@@ -40,7 +41,7 @@ class ConnectionLimits {
     std::size_t per_ip_;
     std::size_t per_net_;
     std::size_t stress_at_;
-    std::size_t active_ = 0;
+    std::atomic<std::size_t> active_{0};  // written under mu_; read without it (stressed())
     std::unordered_map<std::string, std::size_t> per_ip_count_;
     std::unordered_map<std::string, std::size_t> per_net_count_;
 };

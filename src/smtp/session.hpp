@@ -184,6 +184,9 @@ class Session {
     // True from DATA's 354 (or the first BDAT chunk) until the message is committed or refused:
     // body bytes the driver took belong to it while this stays true.
     bool message_open() const;
+    // Counts messages begun (DATA's 354, a transaction's first BDAT): body bytes the driver took
+    // belong to the message of the serial they were taken under.
+    std::uint64_t message_serial() const { return message_serial_; }
 
     // Message bytes held in memory now (header section and body), and the body's share: zero
     // until the header section has ended. take_body() moves those body bytes out, so the driver
@@ -301,7 +304,9 @@ class Session {
     bool bdat_failed_ = false;  // a chunk was refused: later chunks are read and refused too
     bool bdat_too_big_ = false;
     bool bdat_header_too_big_ = false;
-    std::size_t bdat_size_ = 0;  // the message's BDAT bytes so far (some may have been taken)
+    std::size_t bdat_size_ = 0;
+    std::uint64_t message_serial_ =
+        0;  // the message's BDAT bytes so far (some may have been taken)
     HeaderScan header_scan_{0};
     bool in_bdat_ = false;                    // BDAT used in this transaction (DATA then refused)
     State bdat_return_state_ = State::ready;  // where a refused chunk leaves us

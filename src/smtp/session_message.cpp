@@ -24,6 +24,7 @@ void Session::do_data() {
     }
     reader_.emplace(limits_.message_size, limits_.text_line);
     header_scan_ = HeaderScan(limits_.header_size);
+    ++message_serial_;
     state_ = State::data;
     reply(354, "", "End data with <CR><LF>.<CR><LF>");
 }
@@ -126,6 +127,7 @@ void Session::do_bdat(std::string_view args) {
         bdat_buf_.clear();
         bdat_size_ = 0;
         header_scan_ = HeaderScan(limits_.header_size);
+        ++message_serial_;
     }
     if (bdat_failed_) {
         bdat_return_state_ = state_;

@@ -154,3 +154,24 @@ def test_header_section_over_the_limit_is_552_and_nothing_is_queued(sluice):
     with smtplib.SMTP(sluice.host, sluice.port, timeout=10) as c:
         c.sendmail("a@remote.test", ["alice@example.org"], ok)
     assert len(sluice.wait_for_messages("alice", 1)) == 1
+
+
+def test_a_refused_streamed_message_leaves_nothing_to_the_next_one(make_sluice):
+    """Two large messages pipelined in one write (a client allowed to pipeline): the first is
+    refused at its end (a bare LF deep in its body, after streaming began), the second must arrive
+    exactly as sent, with nothing of the first."""
+    from conftest import LENIENT_CONFIG
+    s = make_sluice(config=LENIENT_CONFIG.replace('message_size = "1M"',
+                                                  'message_size = "8M"')).start()
+    first = b"Subject: first\r\n\r\n" + body(600 * 1024, "1") + b"bare\nLF\r\n" + body(1000, "1")
+    second = b"Subject: second\r\n\r\n" + body(700 * 1024, "2")
+    c = open_transaction(s)
+    c.send(b"DATA\r\n" + first + b".\r\nMAIL FROM:<a@remote.test>\r\n"
+           b"RCPT TO:<alice@example.org>\r\nDATA\r\n" + second + b".\r\nQUIT\r\n")
+    codes = [c.reply()[0] for _ in range(7)]
+    assert codes == [354, 554, 250, 250, 354, 250, 221], codes
+    msgs = s.wait_for_messages("alice", 1)
+    time.sleep(0.5)
+    assert len(s.messages("alice")) == 1
+    got = msgs[0][msgs[0].index(b"Subject: "):]
+    assert got == second.replace(b"\r\n", b"\n")

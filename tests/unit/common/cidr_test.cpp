@@ -153,3 +153,20 @@ TEST(CidrList, MatchesAnyMember) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(NetworkKey, OneSpellingPerNetworkWhateverTheAddressForm) {
+    EXPECT_EQ(network_key("192.0.2.77", 32, 64), "192.0.2.77");
+    EXPECT_EQ(network_key("::ffff:192.0.2.77", 32, 64), "192.0.2.77");  // mapped: same key
+    EXPECT_EQ(network_key("192.0.2.77", 24, 48), "192.0.2.0/24");
+    EXPECT_EQ(network_key("::ffff:192.0.2.77", 24, 48), "192.0.2.0/24");
+    EXPECT_EQ(network_key("2001:db8:1:2:3:4:5:6", 32, 64), "2001:db8:1:2::/64");
+    EXPECT_EQ(network_key("2001:DB8:1:2::9", 32, 64), "2001:db8:1:2::/64");
+    EXPECT_EQ(network_key("2001:db8:1:2::9", 24, 48), "2001:db8:1::/48");
+    EXPECT_EQ(network_key("not an address", 24, 48), "not an address");
+}
+
+}  // namespace
+}  // namespace sluice
