@@ -3,6 +3,7 @@
 #include "auth/login_guard.hpp"
 
 #include <algorithm>
+#include <vector>
 
 #include "common/ascii.hpp"
 #include "common/cidr.hpp"
@@ -25,16 +26,23 @@ LoginGuard::clock::duration doubled(LoginGuard::clock::duration base, std::size_
     return std::min(base, cap);
 }
 
+// Makes room in a full ledger: stale entries go, and if that is not enough, the least recently
+// seen tenth (never one with an attempt in flight). A tenth at once keeps a flood of new keys from
+// costing a pass over the whole ledger each.
 template <class Entry, class Stale>
 void prune(std::unordered_map<std::string, Entry>& m, Stale stale) {
     std::erase_if(m, [&](const auto& kv) { return kv.second.in_flight == 0 && stale(kv.second); });
     if (m.size() < LoginGuard::kMaxEntries) return;
-    auto oldest = m.end();
-    for (auto it = m.begin(); it != m.end(); ++it)
-        if (it->second.in_flight == 0 &&
-            (oldest == m.end() || it->second.last < oldest->second.last))
-            oldest = it;
-    if (oldest != m.end()) m.erase(oldest);
+    std::vector<LoginGuard::clock::time_point> seen;
+    seen.reserve(m.size());
+    for (const auto& kv : m)
+        if (kv.second.in_flight == 0) seen.push_back(kv.second.last);
+    if (seen.empty()) return;
+    const std::size_t k = std::min(seen.size() - 1, LoginGuard::kMaxEntries / 10);
+    std::nth_element(seen.begin(), seen.begin() + static_cast<std::ptrdiff_t>(k), seen.end());
+    const auto cutoff = seen[k];
+    std::erase_if(
+        m, [&](const auto& kv) { return kv.second.in_flight == 0 && kv.second.last <= cutoff; });
 }
 
 }  // namespace

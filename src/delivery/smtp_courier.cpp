@@ -203,6 +203,7 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
     error = {451, "4.4.1", fmt::format("no mail host for {} could be reached", domain)};
     bool any_address = false, loop = false;
     std::optional<std::uint16_t> ours;  // the preference of an MX host that turned out to be us
+    bool more_preferred = false;        // hosts before ours were tried (their error stands)
     for (std::size_t h = 0; h < hosts.size(); ++h) {
         const std::string& host = hosts[h];
         // RFC 5321 5.1: once we find ourselves among the MX hosts, that one and every one less
@@ -227,6 +228,7 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
                         [&](const std::string& ip) { return is_self(ip, port); })) {
             // One of its addresses is ours: this host is us (its other addresses too).
             loop = true;
+            more_preferred = more_preferred || h > 0;
             if (h < preferences.size()) ours = preferences[h];
             log::info("relay_self", {{"domain", domain}, {"mx", host}});
             continue;
@@ -259,7 +261,9 @@ asio::awaitable<std::shared_ptr<SmtpConnection>> SmtpCourier::connect(const Dest
             co_await asio::co_spawn(conn->get_executor(), conn->quit(), asio::use_awaitable);
         }
     }
-    if (loop && !any_address)
+    // A loop only when we were the best choice: when a more preferred host failed (a DNS
+    // timeout, say), its error, temporary most likely, is the answer and the message waits.
+    if (loop && !any_address && !more_preferred)
         error = {554, "5.4.6", fmt::format("mail for {} loops back to myself", domain)};
     co_return nullptr;
 }

@@ -164,6 +164,10 @@ asio::awaitable<void> Connection::run() {
         close_reason_ = fmt::format("error: {}", e.what());
     }
     drop_body();
+    // Whatever ended the session (a QUIT pipelined after the final dot, a timeout mid-DATA), its
+    // bytes leave the server-wide count.
+    ctx_.message_memory.fetch_sub(accounted_, std::memory_order_relaxed);
+    accounted_ = 0;
     co_await close_tls();
     deadline_.stop();
     // close() alone sends the FIN after any queued reply (a shutdown() first only cost a system
@@ -197,6 +201,7 @@ bool Connection::evict() {
     std::int64_t since = idle_since_.load(std::memory_order_relaxed);
     if (since == kNotIdle || !idle_since_.compare_exchange_strong(since, kNotIdle)) return false;
     asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        if (self->user_) return;  // logged in meanwhile: not ours to cut off
         self->evict_requested_ = true;
         if (self->reading_ && !self->session_.in_transaction()) {
             boost::system::error_code ec;
@@ -250,14 +255,17 @@ asio::awaitable<bool> Connection::flush() {
 asio::awaitable<void> Connection::serve() {
     std::unique_ptr<char[]> buf(new char[kReadBuffer]);
     while (true) {
-        switch (session_.next()) {
+        const smtp::Event event = session_.next();
+        // Working on a complete command (AUTH's hash, a policy lookup, a handshake): not idle.
+        if (event != smtp::Event::need_input) mark_idle(false);
+        switch (event) {
             case smtp::Event::need_input: {
                 if (shutdown_requested_ && (force_shutdown_ || !session_.in_transaction())) {
                     session_.shutdown();
                     close_reason_ = "shutdown";
                     continue;
                 }
-                if (evict_requested_ && !session_.in_transaction()) {
+                if (evict_requested_ && !session_.in_transaction() && !user_) {
                     session_.abort(
                         {421, "4.7.0",
                          fmt::format("{} Server busy, closing idle connection", ctx_.cfg.hostname)},
@@ -467,7 +475,7 @@ asio::awaitable<bool> Connection::handshake() {
     if (ctx_.tls == nullptr) co_return false;
     tls_ctx_ = ctx_.tls->get();
     tls_ = std::make_unique<asio::ssl::stream<asio::ip::tcp::socket&>>(socket_, *tls_ctx_);
-    set_deadline(ctx_.cfg.timeouts.command);
+    set_deadline(command_timeout());  // shorter under stress: a stalled handshake holds a slot
     auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, as_tuple_awaitable);
     if (ec) {
         close_reason_ = timed_out_ ? "timeout" : "tls_handshake_failed";
@@ -536,6 +544,8 @@ asio::awaitable<void> Connection::authenticate() {
                                              {"user", c.authcid},
                                              {"throttled_total", guard.throttled_attempts()}});
     if (attempt.wait > clock::duration::zero()) {
+        // Our wait, not the client's: the command deadline starts after it.
+        set_deadline(attempt.wait + ctx_.cfg.timeouts.command);
         asio::steady_timer slot(socket_.get_executor(), attempt.wait);
         co_await slot.async_wait(as_tuple_awaitable);
     }

@@ -42,7 +42,10 @@ bool Connection::should_stream() const {
 }
 
 void Connection::drop_body() {
-    body_.reset();  // never committed: its slot is free again (spool.hpp, IncomingBody)
+    // Never committed: its slot is free again (spool.hpp, IncomingBody). Released on the file
+    // pool, where shrinking a large abandoned slot file may block.
+    if (body_) asio::post(*ctx_.file_pool, [b = std::move(body_)]() mutable { b.reset(); });
+    body_.reset();
     body_error_ = 0;
 }
 

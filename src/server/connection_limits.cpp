@@ -30,11 +30,13 @@ ConnectionLimits::ConnectionLimits(std::size_t total, std::size_t per_ip, std::s
 ConnectionLimits::Admit ConnectionLimits::take(const std::string& ip, bool over_total) {
     const std::string a = address_key(ip), n = net_key(ip);
     std::lock_guard lock(mu_);
-    if (!over_total && active_ >= total_) return Admit::total_full;
+    // The client's own limits first: a client over them must not make the server evict a
+    // session (of someone else) for a slot it would not get anyway.
     auto ai = per_ip_count_.find(a);
     if (ai != per_ip_count_.end() && ai->second >= per_ip_) return Admit::ip_full;
     auto ni = per_net_count_.find(n);
     if (ni != per_net_count_.end() && ni->second >= per_net_) return Admit::net_full;
+    if (!over_total && active_ >= total_) return Admit::total_full;
     ++per_ip_count_[a];
     ++per_net_count_[n];
     ++active_;

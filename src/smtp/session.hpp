@@ -304,9 +304,8 @@ class Session {
     bool bdat_failed_ = false;  // a chunk was refused: later chunks are read and refused too
     bool bdat_too_big_ = false;
     bool bdat_header_too_big_ = false;
-    std::size_t bdat_size_ = 0;
-    std::uint64_t message_serial_ =
-        0;  // the message's BDAT bytes so far (some may have been taken)
+    std::size_t bdat_size_ = 0;         // the message's BDAT bytes so far (some may be taken)
+    std::uint64_t message_serial_ = 0;  // see message_serial()
     HeaderScan header_scan_{0};
     bool in_bdat_ = false;                    // BDAT used in this transaction (DATA then refused)
     State bdat_return_state_ = State::ready;  // where a refused chunk leaves us

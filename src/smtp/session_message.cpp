@@ -81,7 +81,17 @@ void Session::finish_message() {
         if (!auth_user_.empty()) env_.protocol += 'A';
     }
     pending_msg_.envelope = env_;
-    pending_msg_.header_size = header_scan_.done() ? header_scan_.end() : body.size();
+    std::size_t header_size = header_scan_.done() ? header_scan_.end() : body.size();
+    if (header_scan_.done() && header_size > 0 && header_scan_.fields_end() == header_size) {
+        // The header section ended at a line that is not a header field, without the empty line
+        // (RFC 5322 2.1): the boundary is made explicit, as Postfix does, so that nothing after
+        // it (a second "From:" further down, say) is taken for a header by the next hop or the
+        // reader's program when our checks (and a streamed body) took it for the body. (A message
+        // with no header field at all is left as it is: it is all body.)
+        body.insert(header_size, "\r\n");
+        header_size += 2;
+    }
+    pending_msg_.header_size = header_size;
     pending_msg_.message = std::move(body);
     pending_msg_.tls = tls_info_;
     state_ = State::wait_commit;

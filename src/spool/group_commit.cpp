@@ -83,6 +83,11 @@ void Spool::Impl::note_synced(std::uint32_t n, std::uint64_t bytes) {
     synced_bytes[n] = std::max(synced_bytes[n], bytes);
 }
 
+void Spool::Impl::forget_synced(std::uint32_t n) {
+    std::lock_guard lk(idx_mu);
+    if (n < synced_bytes.size()) synced_bytes[n] = 0;
+}
+
 void Spool::Impl::release_slot(std::uint32_t n) {
     std::lock_guard lk(idx_mu);
     free_slots.push_back(n);

@@ -122,6 +122,13 @@ std::shared_ptr<IncomingBody> Spool::begin_body(int* err) {
             *err = e;
             return nullptr;
         }
+        // Rule 2 for whatever message this slot holds later: its directory entry is synced now
+        // (the slot may be released unused and reused by a commit that does not sync slots/).
+        if (const int e = im.fs->sync_dir(im.slot_dir); e != 0) {
+            im.fs->remove_file(path);
+            *err = e;
+            return nullptr;
+        }
     }
     std::shared_ptr<IncomingBody> b(new IncomingBody());
     b->spool_ = std::static_pointer_cast<void>(impl_);
@@ -136,7 +143,11 @@ IncomingBody::~IncomingBody() {
     if (handed_over_) return;
     auto keep = spool_.lock();
     if (!keep) return;
-    // Never committed: its header still says FREE, so the slot is simply free again.
+    // Never committed: its header still says FREE, so the slot is simply free again. A large
+    // abandoned body is cut off first, so that clients who never finish cannot leave the spool's
+    // files (read whole at every start) at their largest.
+    if (size_ > kShrinkAbove && ::truncate(path_.c_str(), kShrinkTo) == 0)
+        static_cast<Spool::Impl*>(impl_)->forget_synced(slot_);
     static_cast<Spool::Impl*>(impl_)->release_slot(slot_);
 }
 

@@ -97,6 +97,8 @@ class IncomingBody {
   private:
     friend class Spool;
     IncomingBody() = default;
+    static constexpr std::uint64_t kShrinkAbove = 1024 * 1024;
+    static constexpr std::uint64_t kShrinkTo = 64 * 1024;
     std::weak_ptr<void> spool_;  // Spool::Impl, alive as long as the spool
     void* impl_ = nullptr;
     std::uint32_t slot_ = 0;
@@ -136,8 +138,8 @@ class Spool {
     // slot is fdatasync'ed on its own).
     void commit(std::shared_ptr<const StoredMessage> msg, std::function<void(CommitResult)> done);
 
-    // Takes a slot for a body about to stream in (blocking: may create the slot file). Null with
-    // *err set when the spool cannot give one.
+    // Takes a slot for a body about to stream in (blocking: may create the slot file and sync its
+    // directory). Null with *err set when the spool cannot give one.
     std::shared_ptr<IncomingBody> begin_body(int* err);
 
     // Startup scan: copies slots that fail the self-check to corrupt/ and frees them, deletes

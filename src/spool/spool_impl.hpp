@@ -109,6 +109,8 @@ struct Spool::Impl {
     void note_synced(std::uint32_t n, std::uint64_t bytes);
 
     void release_slot(std::uint32_t n);
+    // Slot n's file was shortened: nothing of it counts as synced any more.
+    void forget_synced(std::uint32_t n);
 
     // A message written into a slot, waiting for the sync that makes it durable.
     struct Written {

@@ -191,6 +191,12 @@ TEST(SmtpCourier, AnMxWhoseAddressIsOursEndsTheListThere) {
     EXPECT_EQ(r.rcpts.at(0).reply.code, 554);
     EXPECT_EQ(r.rcpts.at(0).reply.enhanced, "5.4.6");
     EXPECT_EQ(f.peer.messages.load(), 0);
+    // A more preferred host whose address lookup fails for now: wait for it, no bounce.
+    f.dns.mx_answers["wait.test"] = {
+        dns::Status::ok, {{5, "flaky.wait.test"}, {10, "mx1.us.test"}}, ""};
+    f.dns.a_answers["flaky.wait.test"] = {dns::Status::temp_fail, {}, "SERVFAIL"};
+    auto wait = f.deliver("wait.test", {"x@wait.test"});
+    EXPECT_EQ(wait.rcpts.at(0).disposition(), Disposition::temporary);
     // A host more preferred than us is still used.
     f.dns.mx_answers["up.test"] = {dns::Status::ok, {{5, "backup.test"}, {10, "mx1.us.test"}}, ""};
     auto up = f.deliver("up.test", {"x@up.test"});

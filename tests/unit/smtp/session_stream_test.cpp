@@ -139,10 +139,19 @@ TEST(SessionStream, ABodyWithoutTheEmptyLineStartsAtTheFirstNonHeaderLine) {
     SessionLimits l;
     l.header_size = 64;
     const std::string m = "Subject: s\r\nthis is already body text\r\n" + big_body(50);
-    Driven r = drive(kHead + "DATA\r\n" + m + ".\r\nQUIT\r\n", 512, 100, l);
-    ASSERT_EQ(r.messages.size(), 1u) << r.replies;
-    EXPECT_EQ(r.messages[0], m);
-    EXPECT_EQ(r.header_sizes[0], std::string("Subject: s\r\n").size());
+    for (std::size_t chunk : {std::size_t{7}, std::size_t{512}}) {
+        Driven r = drive(kHead + "DATA\r\n" + m + ".\r\nQUIT\r\n", chunk, 100, l);
+        ASSERT_EQ(r.messages.size(), 1u) << r.replies;
+        // The boundary is made explicit: an empty line after the header section.
+        EXPECT_EQ(r.messages[0], "Subject: s\r\n\r\n" + m.substr(12));
+        EXPECT_EQ(r.header_sizes[0], std::string("Subject: s\r\n\r\n").size());
+    }
+    // A second From: after a line that is not a header is body, for every reader.
+    const std::string spoof = "From: me@mine.test\r\ngarbage\r\nFrom: ceo@bank.test\r\n\r\nx\r\n";
+    Driven s = drive(kHead + "DATA\r\n" + spoof + ".\r\nQUIT\r\n", 512, 1 << 20);
+    ASSERT_EQ(s.messages.size(), 1u);
+    EXPECT_EQ(s.messages[0],
+              "From: me@mine.test\r\n\r\ngarbage\r\nFrom: ceo@bank.test\r\n\r\nx\r\n");
 }
 
 }  // namespace
