@@ -197,6 +197,12 @@ void Connection::request_shutdown(bool force) {
     });
 }
 
+void Connection::close_with(smtp::Reply reply, std::string_view reason) {
+    reply.text = fmt::format("{} {}", ctx_.cfg.hostname, reply.text);  // 421 names us (RFC 5321)
+    session_.abort(reply, reason);
+    close_reason_ = std::string(reason);
+}
+
 bool Connection::evict() {
     std::int64_t since = idle_since_.load(std::memory_order_relaxed);
     if (since == kNotIdle || !idle_since_.compare_exchange_strong(since, kNotIdle)) return false;
@@ -266,11 +272,7 @@ asio::awaitable<void> Connection::serve() {
                     continue;
                 }
                 if (evict_requested_ && !session_.in_transaction() && !user_) {
-                    session_.abort(
-                        {421, "4.7.0",
-                         fmt::format("{} Server busy, closing idle connection", ctx_.cfg.hostname)},
-                        "evicted");
-                    close_reason_ = "evicted";
+                    close_with({421, "4.7.0", "Server busy, closing idle connection"}, "evicted");
                     continue;
                 }
                 if (!co_await flush()) co_return;
@@ -332,11 +334,7 @@ asio::awaitable<void> Connection::serve() {
                         double secs = std::chrono::duration<double>(elapsed).count();
                         if (static_cast<double>(message_bytes_) / secs <
                             static_cast<double>(ctx_.cfg.limits.min_data_rate)) {
-                            session_.abort(
-                                {421, "4.4.2",
-                                 fmt::format("{} Error: data rate too low", ctx_.cfg.hostname)},
-                                "slow_data");
-                            close_reason_ = "slow_data";
+                            close_with({421, "4.4.2", "Error: data rate too low"}, "slow_data");
                             continue;
                         }
                     }
@@ -605,11 +603,7 @@ asio::awaitable<void> Connection::authenticate() {
     co_await delay.async_wait(as_tuple_awaitable);
     session_.auth_verdict({535, "5.7.8", "Authentication credentials invalid"}, "", "auth_failed");
     if (f.locked_now) {
-        session_.abort(
-            {421, "4.7.0",
-             fmt::format("{} Too many failed logins, closing connection", ctx_.cfg.hostname)},
-            "auth_lockout");
-        close_reason_ = "auth_lockout";
+        close_with({421, "4.7.0", "Too many failed logins, closing connection"}, "auth_lockout");
     }
 }
 

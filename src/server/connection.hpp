@@ -126,6 +126,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     static constexpr std::int64_t kNotIdle = std::numeric_limits<std::int64_t>::max();
     std::atomic<std::int64_t> idle_since_{kNotIdle};  // clock ticks; see idle_since()
     void mark_idle(bool waiting_for_command);
+    // A 421 of ours (the host name is put in front of `reply.text`), then the session closes.
+    void close_with(smtp::Reply reply, std::string_view reason);
     clock::duration command_timeout() const;  // shorter under stress
     // Data rate accounting for the message being received.
     bool in_message_ = false;

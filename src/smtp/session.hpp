@@ -262,7 +262,8 @@ class Session {
     bool waiting() const;
     // The command was followed by more input before its reply where that is not allowed.
     bool sent_ahead(Verb v) const;
-    void scan_header();  // after message bytes arrived: header section end and limit
+    void scan_header();            // after message bytes arrived: header section end and limit
+    void refuse_header_too_big();  // 552 5.3.4 at the end of the message (DATA or BDAT)
     const std::string* message_buffer() const;
     std::string* message_buffer() {
         return const_cast<std::string*>(std::as_const(*this).message_buffer());

@@ -29,6 +29,13 @@ void Session::do_data() {
     reply(354, "", "End data with <CR><LF>.<CR><LF>");
 }
 
+void Session::refuse_header_too_big() {
+    error_reply(552, "5.3.4",
+                fmt::format("Message header section exceeds {} octets", limits_.header_size),
+                "header_too_big");
+    reset_transaction();
+}
+
 // Checks shared by DATA and BDAT LAST, then hands the message to the driver for the commit.
 void Session::finish_message() {
     std::string body;
@@ -51,14 +58,7 @@ void Session::finish_message() {
             reset_transaction();
             return;
         }
-        if (rd.header_too_big()) {
-            error_reply(
-                552, "5.3.4",
-                fmt::format("Message header section exceeds {} octets", limits_.header_size),
-                "header_too_big");
-            reset_transaction();
-            return;
-        }
+        if (rd.header_too_big()) return refuse_header_too_big();
         if (rd.line_too_long()) {
             error_reply(
                 554, "5.6.0",
@@ -165,13 +165,7 @@ void Session::finish_bdat_chunk() {
         reset_transaction();
         return;
     }
-    if (bdat_header_too_big_) {
-        error_reply(552, "5.3.4",
-                    fmt::format("Message header section exceeds {} octets", limits_.header_size),
-                    "header_too_big");
-        reset_transaction();
-        return;
-    }
+    if (bdat_header_too_big_) return refuse_header_too_big();
     if (!bdat_last_) {
         reply(250, "2.0.0", fmt::format("{} octets received", bdat_size_));
         return;

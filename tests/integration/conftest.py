@@ -55,6 +55,15 @@ catch_all = "info"
 LENIENT_CONFIG = BASE_CONFIG.replace("[limits]\n", "[limits]\nforbid_unauth_pipelining = false\n")
 
 
+def rss_kb(pid):
+    """The resident memory of a process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
 def free_port(host="127.0.0.1"):
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))

@@ -6,16 +6,8 @@ import socket
 import threading
 import time
 
-from conftest import BASE_CONFIG, free_port
+from conftest import BASE_CONFIG, free_port, rss_kb
 from secure_env import PASSWORD, b64, client_context, secure_config
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def timed_send(s, to="alice@example.org", source=None):

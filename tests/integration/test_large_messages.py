@@ -8,18 +8,10 @@ import socket
 import smtplib
 import time
 
-from conftest import BASE_CONFIG, RawClient
+from conftest import BASE_CONFIG, RawClient, rss_kb
 
 BIG = BASE_CONFIG.replace('message_size = "1M"', 'message_size = "8M"')
 MB = 1024 * 1024
-
-
-def rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def body(size, seed):
