@@ -131,8 +131,7 @@ std::shared_ptr<IncomingBody> Spool::begin_body(int* err) {
         }
     }
     std::shared_ptr<IncomingBody> b(new IncomingBody());
-    b->spool_ = std::static_pointer_cast<void>(impl_);
-    b->impl_ = &im;
+    b->spool_ = impl_;
     b->slot_ = t.n;
     b->created_ = t.created;
     b->path_ = path;
@@ -147,16 +146,15 @@ IncomingBody::~IncomingBody() {
     // abandoned body is cut off first, so that clients who never finish cannot leave the spool's
     // files (read whole at every start) at their largest.
     if (size_ > kShrinkAbove && ::truncate(path_.c_str(), kShrinkTo) == 0)
-        static_cast<Spool::Impl*>(impl_)->forget_synced(slot_);
-    static_cast<Spool::Impl*>(impl_)->release_slot(slot_);
+        keep->forget_synced(slot_);
+    keep->release_slot(slot_);
 }
 
 int IncomingBody::append(std::string_view bytes) {
     if (err_ != 0) return err_;
     auto keep = spool_.lock();
     if (!keep) return err_ = ESHUTDOWN;
-    auto& im = *static_cast<Spool::Impl*>(impl_);
-    err_ = im.fs->write_at(path_, kStreamedHeader + size_, bytes, false);
+    err_ = keep->fs->write_at(path_, kStreamedHeader + size_, bytes, false);
     if (err_ != 0) return err_;
     crc_ = crc32_extend(crc_, bytes);
     size_ += bytes.size();

@@ -75,40 +75,7 @@ struct QueueEntry {
     bool delay_warned = false;  // the "delayed" DSN (queue.delay_warning) has been sent
 };
 
-class Spool;
-
-// A message body written into a spool slot while it arrives, so that a large message never sits
-// in memory (a client sending many of them slowly could otherwise exhaust it). Nothing about it is
-// durable or visible until Spool::commit() of a StoredMessage carrying it; dropped uncommitted (an
-// aborted transaction), it leaves nothing behind: the slot goes back to the free list, its header
-// still FREE. Blocking calls: use it from a thread pool, one call at a time.
-class IncomingBody {
-  public:
-    ~IncomingBody();
-    IncomingBody(const IncomingBody&) = delete;
-    IncomingBody& operator=(const IncomingBody&) = delete;
-
-    // Appends bytes (a page-cache write, no sync). 0 or an errno value; after a failure every later
-    // call fails with it, and so does the commit.
-    int append(std::string_view bytes);
-    std::uint64_t size() const { return size_; }
-    int error() const { return err_; }
-
-  private:
-    friend class Spool;
-    IncomingBody() = default;
-    static constexpr std::uint64_t kShrinkAbove = 1024 * 1024;
-    static constexpr std::uint64_t kShrinkTo = 64 * 1024;
-    std::weak_ptr<void> spool_;  // Spool::Impl, alive as long as the spool
-    void* impl_ = nullptr;
-    std::uint32_t slot_ = 0;
-    bool created_ = false;
-    bool handed_over_ = false;  // the commit owns the slot now
-    std::string path_;
-    std::uint64_t size_ = 0;
-    std::uint32_t crc_ = 0;  // CRC-32 of the bytes so far
-    int err_ = 0;
-};
+class IncomingBody;
 
 class Spool {
   public:
@@ -178,6 +145,38 @@ class Spool {
     struct Impl;
     std::filesystem::path dir_;
     std::shared_ptr<Impl> impl_;  // shared only so that an IncomingBody can tell it is gone
+};
+
+// A message body written into a spool slot while it arrives, so that a large message never sits
+// in memory (a client sending many of them slowly could otherwise exhaust it). Nothing about it is
+// durable or visible until Spool::commit() of a StoredMessage carrying it; dropped uncommitted (an
+// aborted transaction), it leaves nothing behind: the slot goes back to the free list, its header
+// still FREE. Blocking calls: use it from a thread pool, one call at a time.
+class IncomingBody {
+  public:
+    ~IncomingBody();
+    IncomingBody(const IncomingBody&) = delete;
+    IncomingBody& operator=(const IncomingBody&) = delete;
+
+    // Appends bytes (a page-cache write, no sync). 0 or an errno value; after a failure every later
+    // call fails with it, and so does the commit.
+    int append(std::string_view bytes);
+    std::uint64_t size() const { return size_; }
+    int error() const { return err_; }
+
+  private:
+    friend class Spool;
+    IncomingBody() = default;
+    static constexpr std::uint64_t kShrinkAbove = 1024 * 1024;
+    static constexpr std::uint64_t kShrinkTo = 64 * 1024;
+    std::weak_ptr<Spool::Impl> spool_;  // alive as long as the spool
+    std::uint32_t slot_ = 0;
+    bool created_ = false;
+    bool handed_over_ = false;  // the commit owns the slot now
+    std::string path_;
+    std::uint64_t size_ = 0;
+    std::uint32_t crc_ = 0;  // CRC-32 of the bytes so far
+    int err_ = 0;
 };
 
 }  // namespace sluice::spool
