@@ -20,6 +20,7 @@ run_pkgs=(
   libtomlplusplus-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libunbound-dev libevent-dev nettle-dev     # libunbound.pc names libevent and nettle
   libsodium-dev libsqlite3-dev               # argon2id password hashes; SQLite user store
+  libpsl-dev publicsuffix                    # DMARC organizational domains (Public Suffix List)
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev # unit tests; bench/microbench builds with them
@@ -31,10 +32,13 @@ test_pkgs=(
   systemd       # systemd-analyze verify of the shipped unit
   dpkg-dev file # cpack's .deb generator: dpkg (architecture), file (shared-library depends)
   clang-format
+  python3-spf python3-yaml  # the RFC 7208 test suite (rfc7208-tests.yml.gz) and its reader
+  python3-dkim python3-nacl # dkimpy: independent DKIM signer/verifier (ed25519 needs nacl)
+  opendkim opendkim-tools   # OpenDKIM: the other independent DKIM implementation
 )
 bench_pkgs=("${test_pkgs[@]}")  # Postfix is the side-by-side contender
 # Packages whose service must not start or stay enabled when this script installs them.
-services=(postfix fail2ban)
+services=(postfix fail2ban opendkim)
 
 case "$profile" in
   run) pkgs=("${run_pkgs[@]}") ;;

@@ -42,6 +42,18 @@ std::optional<MxRecord> decode_mx(std::string_view rdata) {
     return mx;
 }
 
+std::optional<std::string> decode_txt(std::string_view rdata) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < rdata.size()) {
+        const auto len = static_cast<unsigned char>(rdata[i]);
+        if (i + 1 + len > rdata.size()) return std::nullopt;
+        out.append(rdata.substr(i + 1, len));
+        i += 1 + len;
+    }
+    return out;
+}
+
 std::optional<std::string> decode_address(std::string_view rdata) {
     char buf[INET6_ADDRSTRLEN] = {};
     if (rdata.size() == 4) {

@@ -1,9 +1,10 @@
-// rdata.hpp: decoding the record data libunbound hands back (MX, A, AAAA), without I/O.
+// rdata.hpp: decoding the record data libunbound hands back (MX, A, AAAA, TXT, PTR), without I/O.
 //
 // SECURITY: the bytes come from DNS servers, which are untrusted: every length is bounds-checked,
 // compression pointers are refused (unbound returns uncompressed rdata), and names are limited to
 // 255 octets. A record that does not decode is dropped, never guessed at.
-// STANDARDS: RFC 1035 3.1 (names), 3.3.9 (MX), 3.4.1 (A); RFC 3596 (AAAA).
+// STANDARDS: RFC 1035 3.1 (names), 3.3.9 (MX), 3.3.12 (PTR), 3.3.14 (TXT), 3.4.1 (A); RFC 3596
+// (AAAA).
 #pragma once
 
 #include <cstdint>
@@ -24,6 +25,10 @@ struct MxRecord {
 std::optional<std::string> decode_name(std::string_view in, std::size_t* used = nullptr);
 
 std::optional<MxRecord> decode_mx(std::string_view rdata);
+
+// A TXT record's character-strings (each a length octet and that many octets), concatenated
+// without separators. nullopt if a length runs past the end.
+std::optional<std::string> decode_txt(std::string_view rdata);
 
 // "192.0.2.1" from 4 octets, "2001:db8::1" from 16; nullopt for any other length.
 std::optional<std::string> decode_address(std::string_view rdata);

@@ -27,7 +27,9 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr int kTypeA = 1;
+constexpr int kTypePtr = 12;
 constexpr int kTypeMx = 15;
+constexpr int kTypeTxt = 16;
 constexpr int kTypeAaaa = 28;
 constexpr int kClassIn = 1;
 constexpr int kRcodeNxdomain = 3;
@@ -338,6 +340,31 @@ asio::awaitable<AddressAnswer> Resolver::aaaa(std::string host) {
     AddressAnswer out = classify<std::string>(r, host);
     for (const auto& d : r.data)
         if (auto ip = decode_address(d); ip && d.size() == 16) out.records.push_back(*ip);
+    if (out.status == Status::ok && out.records.empty()) out.status = Status::nodata;
+    co_return out;
+}
+
+}  // namespace sluice::dns
+
+namespace sluice::dns {
+
+asio::awaitable<TextAnswer> Resolver::txt(std::string name) {
+    RawResult r = co_await impl_->query(name, kTypeTxt);
+    TextAnswer out = classify<std::string>(r, name);
+    for (const auto& d : r.data)
+        if (auto t = decode_txt(d)) out.records.push_back(std::move(*t));
+    if (out.status == Status::ok && out.records.empty()) out.status = Status::nodata;
+    co_return out;
+}
+
+asio::awaitable<TextAnswer> Resolver::ptr(std::string name) {
+    RawResult r = co_await impl_->query(name, kTypePtr);
+    TextAnswer out = classify<std::string>(r, name);
+    for (const auto& d : r.data) {
+        std::size_t used = 0;
+        if (auto n = decode_name(d, &used); n && used == d.size() && !n->empty())
+            out.records.push_back(std::move(*n));
+    }
     if (out.status == Status::ok && out.records.empty()) out.status = Status::nodata;
     co_return out;
 }

@@ -45,6 +45,15 @@ class FakeLookup final : public dns::Lookup {
     asio::awaitable<dns::AddressAnswer> aaaa(std::string) override {
         co_return dns::AddressAnswer{dns::Status::nodata, {}, "no AAAA"};
     }
+    // Delivery never asks these.
+    asio::awaitable<dns::TextAnswer> txt(std::string) override {
+        ADD_FAILURE() << "courier looked up TXT";
+        co_return dns::TextAnswer{};
+    }
+    asio::awaitable<dns::TextAnswer> ptr(std::string) override {
+        ADD_FAILURE() << "courier looked up PTR";
+        co_return dns::TextAnswer{};
+    }
 };
 
 // A minimal SMTP peer: greets, takes EHLO (no extensions), refuses RCPT to "nobody@...", takes

@@ -121,3 +121,17 @@ TEST(Rdata, DecodeAddress) {
     v6[15] = 1;
     EXPECT_EQ(decode_address(v6), "::1");
 }
+
+namespace sluice::dns {
+namespace {
+
+TEST(DecodeTxt, CharacterStringsAreConcatenated) {
+    using namespace std::string_literals;
+    EXPECT_EQ(decode_txt("\x06v=spf1\x05 -all"s), "v=spf1 -all");
+    EXPECT_EQ(decode_txt(""s), "");
+    EXPECT_EQ(decode_txt("\x00\x02ok"s), "ok");
+    EXPECT_FALSE(decode_txt("\x07v=spf1"s));  // a length past the end is damage, not data
+}
+
+}  // namespace
+}  // namespace sluice::dns
