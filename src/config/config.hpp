@@ -46,6 +46,10 @@ struct Listener {
     CidrList deny{};
     std::optional<DenyAction> deny_action{};    // none: access.deny_action
     std::optional<std::size_t> message_size{};  // none: limits.message_size
+    // Check inbound mail's authenticity ([verify]); none: on for mx, off for submission (whose
+    // users are authenticated: their mail is signed, not judged).
+    std::optional<bool> verify{};
+    bool verifies() const { return verify.value_or(role == ListenerRole::mx); }
 };
 
 // [tls]: the server certificate for STARTTLS and implicit TLS.
@@ -171,6 +175,23 @@ struct Dns {
     std::filesystem::path trust_anchor_file;      // DNSSEC root key; empty = no validation
 };
 
+// What an SPF result does beyond being recorded in Authentication-Results.
+enum class SpfAction { tag, reject };        // fail: reject = 550 5.7.23 at MAIL FROM
+enum class TempAction { accept, tempfail };  // temperror: tempfail = 451 4.7.24 at MAIL FROM
+
+// [verify]: inbound message authentication on the listeners that verify (docs/authentication.md).
+struct Verify {
+    bool spf = true;            // the MAIL FROM identity (the HELO's for the null sender)
+    bool spf_helo = true;       // also the HELO identity, reported as smtp.helo (RFC 7208 2.3)
+    std::string authserv_id;    // the name in Authentication-Results; default: hostname
+    bool received_spf = false;  // also a Received-SPF field (RFC 7208 9.1)
+    SpfAction spf_fail = SpfAction::tag;  // DMARC, not SPF alone, should refuse mail
+    // Clients never judged (as policyd-spf's skip_addresses): local programs handing mail in.
+    // Clients allowed to relay (trusted networks, authenticated users) are never judged either.
+    CidrList skip{{*Cidr::parse("127.0.0.0/8"), *Cidr::parse("::1/128")}};
+    TempAction spf_temperror = TempAction::accept;
+};
+
 enum class TlsPolicy { none, opportunistic, required };
 
 // Where mail for a domain (or for every domain: the smarthost) goes instead of its MX hosts.
@@ -231,6 +252,7 @@ struct Config {
     Delivery delivery;
     Queue queue;
     Dns dns;
+    Verify verify;
     Relay relay;
     Tls tls;
     Auth auth;

@@ -171,7 +171,8 @@ Config Loader::load(const toml::table& root) {
                {"hostname", "data_dir", "control_socket", "workers",    "recipient_delimiter",
                 "user",     "listener", "limits",         "timeouts",   "access",
                 "log",      "spool",    "delivery",       "queue",      "dns",
-                "relay",    "tls",      "auth",           "rate_limit", "domain"});
+                "relay",    "tls",      "auth",           "rate_limit", "domain",
+                "verify"});
 
     if (const auto h = string(root, "", "hostname")) {
         if (!is_valid_domain_name(*h)) {
@@ -220,6 +221,8 @@ Config Loader::load(const toml::table& root) {
     if (const auto* t = table(root, "", "log")) load_log(*t, cfg.log);
     if (const auto* t = table(root, "", "queue")) load_queue(*t, cfg.queue);
     if (const auto* t = table(root, "", "dns")) load_dns(*t, cfg.dns);
+    cfg.verify.authserv_id = cfg.hostname;
+    if (const auto* t = table(root, "", "verify")) load_verify(*t, cfg.verify);
     if (const auto* t = table(root, "", "relay")) load_relay(*t, cfg.relay);
     if (const auto* t = table(root, "", "tls")) load_tls(*t, cfg.tls);
     if (cfg.tls.self_signed) {
@@ -330,6 +333,7 @@ Config load_file(const std::filesystem::path& path) {
 Config default_config() {
     Config cfg;
     cfg.hostname = system_hostname();
+    cfg.verify.authserv_id = cfg.hostname;
     cfg.data_dir = absolute_path(cfg.data_dir);
     cfg.listeners.push_back(Listener{"smtp", "127.0.0.1", 2525});
     cfg.spool.dir = cfg.data_dir / "spool";

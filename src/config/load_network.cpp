@@ -169,7 +169,7 @@ void Loader::load_listeners(const toml::node& n, std::vector<Listener>& out) con
         const toml::table& t = *e.as_table();
         check_keys(t, prefix,
                    {"name", "address", "role", "starttls", "auth_plaintext", "allow", "deny",
-                    "deny_action", "message_size"});
+                    "deny_action", "message_size", "verify"});
         Listener l;
         if (const auto role = string(t, prefix, "role")) {
             if (*role == "mx")
@@ -184,6 +184,7 @@ void Loader::load_listeners(const toml::node& n, std::vector<Listener>& out) con
         }
         if (const auto b = boolean(t, prefix, "starttls")) l.starttls = *b;
         if (const auto b = boolean(t, prefix, "auth_plaintext")) l.auth_plaintext = *b;
+        if (const auto b = boolean(t, prefix, "verify")) l.verify = *b;
         cidr_list(t, prefix, "allow", l.allow);
         cidr_list(t, prefix, "deny", l.deny);
         l.deny_action = deny_action(t, prefix);

@@ -106,6 +106,48 @@ void Loader::load_queue(const toml::table& t, Queue& out) const {
     }
 }
 
+void Loader::load_verify(const toml::table& t, Verify& out) const {
+    const std::string p = "verify";
+    check_keys(
+        t, p,
+        {"spf", "spf_helo", "authserv_id", "received_spf", "spf_fail", "spf_temperror", "skip"});
+    if (t.get("skip")) {
+        out.skip = CidrList{};
+        cidr_list(t, p, "skip", out.skip);
+    }
+    if (const auto b = boolean(t, p, "spf")) out.spf = *b;
+    if (const auto b = boolean(t, p, "spf_helo")) out.spf_helo = *b;
+    if (const auto b = boolean(t, p, "received_spf")) out.received_spf = *b;
+    if (const auto id = string(t, p, "authserv_id")) {
+        // A value (RFC 8601 2.2: a token or a domain name) that goes into a header field as is.
+        bool ok = !id->empty() && id->size() <= 255;
+        for (char c : *id)
+            ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_');
+        if (!ok)
+            fail("verify.authserv_id", *t.get("authserv_id"),
+                 "must be a host name (letters, digits, '.', '-', '_')");
+        out.authserv_id = *id;
+    }
+    if (const auto a = string(t, p, "spf_fail")) {
+        if (*a == "tag")
+            out.spf_fail = SpfAction::tag;
+        else if (*a == "reject")
+            out.spf_fail = SpfAction::reject;
+        else
+            fail("verify.spf_fail", *t.get("spf_fail"), "must be \"tag\" or \"reject\"");
+    }
+    if (const auto a = string(t, p, "spf_temperror")) {
+        if (*a == "accept")
+            out.spf_temperror = TempAction::accept;
+        else if (*a == "tempfail")
+            out.spf_temperror = TempAction::tempfail;
+        else
+            fail("verify.spf_temperror", *t.get("spf_temperror"),
+                 "must be \"accept\" or \"tempfail\"");
+    }
+}
+
 // "addr" or "addr@port" as libunbound's forward-addr takes it.
 void Loader::load_dns(const toml::table& t, Dns& out) const {
     const std::string p = "dns";

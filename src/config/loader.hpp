@@ -176,6 +176,7 @@ class Loader {
     void load_access(const toml::table& t, Access& out) const;
     void load_log(const toml::table& t, Log& out) const;
     void load_queue(const toml::table& t, Queue& out) const;
+    void load_verify(const toml::table& t, Verify& out) const;
     void load_dns(const toml::table& t, Dns& out) const;
     void load_relay(const toml::table& t, Relay& out) const;
     RelayHost relay_host(const toml::table& t, const std::string& prefix, std::string_view name,

@@ -84,6 +84,7 @@ toml::table listener(const Listener& l) {
                   {"deny", networks(l.deny)}};
     if (l.deny_action) t.insert("deny_action", deny_action(*l.deny_action));
     if (l.message_size) t.insert("message_size", format_size(*l.message_size));
+    t.insert("verify", l.verifies());
     return t;
 }
 
@@ -273,6 +274,15 @@ std::string show(const Config& cfg) {
              {"nice", cfg.delivery.nice}}},
         {"queue", std::move(queue)},
         {"dns", std::move(dns)},
+        {"verify",
+         toml::table{{"spf", cfg.verify.spf},
+                     {"spf_helo", cfg.verify.spf_helo},
+                     {"skip", networks(cfg.verify.skip)},
+                     {"authserv_id", cfg.verify.authserv_id},
+                     {"received_spf", cfg.verify.received_spf},
+                     {"spf_fail", cfg.verify.spf_fail == SpfAction::reject ? "reject" : "tag"},
+                     {"spf_temperror",
+                      cfg.verify.spf_temperror == TempAction::tempfail ? "tempfail" : "accept"}}},
         {"relay", relay(cfg.relay)},
         {"tls", std::move(tls)},
         {"auth", auth(cfg.auth)},

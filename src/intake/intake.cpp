@@ -77,12 +77,14 @@ asio::awaitable<Result> Intake::submit(Submission s) {
     const std::int64_t now = wall_now_us();
     env.queue_id = new_queue_id(now);
     env.received_at_us = now;
+    const std::size_t content_size = s.content.size();
     std::string message = assemble(env, s);
+    std::size_t content_start = message.size() - content_size;
 
     Result res;
     res.queue_id = env.queue_id;
     for (auto& m : modifiers_) {
-        Draft d{env, message, s};
+        Draft d{env, message, s, content_start};
         if (auto refused = co_await m->modify(d)) {
             res.reply = *refused;
             res.reason = m->name();
@@ -92,6 +94,7 @@ asio::awaitable<Result> Intake::submit(Submission s) {
                                           {"code", refused->code}});
             co_return res;
         }
+        content_start = d.content_start;
     }
 
     auto stored = std::make_shared<const spool::StoredMessage>(

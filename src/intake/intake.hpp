@@ -55,6 +55,10 @@ struct Draft {
     Envelope& envelope;
     std::string& message;
     const Submission& submission;  // who sent it (user, session); content already moved out
+    // Where the content as the client sent it starts in `message` (after the fields this hop
+    // added: policy verdicts' headers and our Received). A modifier that edits what the client
+    // wrote (removing forged fields) works from here and keeps it up to date.
+    std::size_t content_start = 0;
 };
 
 // A step that edits or judges a message after its queue ID and trace header exist and before it
@@ -67,6 +71,10 @@ class Modifier {
     // nullopt: go on. A reply: the message is refused with it (not committed).
     virtual boost::asio::awaitable<std::optional<smtp::Reply>> modify(Draft& draft) = 0;
 };
+
+// Removes every Authentication-Results field carrying `authserv_id` from the client's header
+// section (RFC 8601 5: a forged "pass" in our name must not be believed), ours above it staying.
+std::unique_ptr<Modifier> strip_forged_results(std::string authserv_id);
 
 struct Result {
     smtp::Reply reply;        // 250 2.0.0 "Ok: queued as ID"; 451/452 when not stored; a refusal

@@ -8,6 +8,7 @@
 
 #include "config/config.hpp"
 #include "delivery/local_router.hpp"
+#include "dns/resolver.hpp"
 #include "policy/chain.hpp"
 #include "policy/rate_limit.hpp"
 
@@ -29,6 +30,11 @@ std::unique_ptr<Stage> rate_limit_stage(RateLimiter& limiter);
 // mail: an authenticated user sends only as an address it owns (553 5.7.1, RFC 6409 8.1);
 // message, with check_from_header: the From: header names one such address too.
 std::unique_ptr<Stage> sender_stage(bool check_from_header);
+
+// mail: SPF of the sender (and of the HELO name) for clients not allowed to relay, refusing only
+// as [verify] spf_fail / spf_temperror say; message: one Authentication-Results field (and
+// Received-SPF when configured) with what was found.
+std::unique_ptr<Stage> verify_stage(const config::Verify& cfg, dns::Lookup& dns);
 
 // headers: more than `max_received` Received fields is a mail loop (554 5.4.6).
 std::unique_ptr<Stage> loop_stage(std::size_t max_received);

@@ -5,14 +5,16 @@
 
 #include "config/config.hpp"
 #include "delivery/local_router.hpp"
+#include "dns/resolver.hpp"
 #include "policy/chain.hpp"
 #include "policy/rate_limit.hpp"
 
 namespace sluice::server {
 
-// `auth`: a user store exists (sender ownership is checked); `limiter` may be null (no limits).
+// `auth`: a user store exists (sender ownership is checked); `limiter` may be null (no limits);
+// `dns` answers the verification stage's lookups.
 policy::Chain build_chain(const config::Config& cfg, const config::Listener& listener,
                           const delivery::LocalRouter& router, bool auth,
-                          policy::RateLimiter* limiter);
+                          policy::RateLimiter* limiter, dns::Lookup& dns);
 
 }  // namespace sluice::server

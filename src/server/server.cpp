@@ -290,11 +290,12 @@ void Server::run() {
         intake::Intake::Options{s.cfg.hostname}, s.spool,
         [&s](std::shared_ptr<const spool::StoredMessage> m) { s.queue.enqueue(std::move(m)); },
         s.ctx.rate_limiter);
+    s.intake->add_modifier(intake::strip_forged_results(s.cfg.verify.authserv_id));
     s.ctx.intake = s.intake.get();
     s.ctx.file_pool = &s.file_pool;
     for (const auto& l : s.cfg.listeners)
-        s.chains.push_back(
-            build_chain(s.cfg, l, s.router, s.ctx.users != nullptr, s.ctx.rate_limiter));
+        s.chains.push_back(build_chain(s.cfg, l, s.router, s.ctx.users != nullptr,
+                                       s.ctx.rate_limiter, s.resolver));
     drop_privileges(s.cfg.user, {s.cfg.data_dir, s.cfg.spool.dir, s.cfg.delivery.maildir_root});
     // Created after the privilege drop, so it belongs to the user that owns the data directory;
     // before recovery, so a second server on the same data directory stops here. Commands are

@@ -9,7 +9,7 @@ import time
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
-from dnslib import AAAA, MX, QTYPE, RCODE, RR, A
+from dnslib import AAAA, MX, PTR, QTYPE, RCODE, RR, TXT, A
 from dnslib.server import BaseResolver, DNSLogger, DNSServer
 
 
@@ -49,7 +49,9 @@ def free_port_on(hosts):
 
 
 class Zone(BaseResolver):
-    """Answers from a dict: {name: {"MX": [(pref, host)], "A": [...], "AAAA": [...]}}.
+    """Answers from a dict: {name: {"MX": [(pref, host)], "A": [...], "AAAA": [...],
+    "TXT": ["text", ...], "PTR": ["host", ...]}} (a TXT text longer than 255 octets is sent as
+    several character-strings, as zone files split it).
     Names not present are NXDOMAIN; names in `servfail` answer SERVFAIL."""
 
     def __init__(self):
@@ -79,6 +81,11 @@ class Zone(BaseResolver):
                 rdata = A(value)
             elif qtype == "AAAA":
                 rdata = AAAA(value)
+            elif qtype == "TXT":
+                data = value.encode()
+                rdata = TXT([data[i:i + 255] for i in range(0, len(data), 255)] or [b""])
+            elif qtype == "PTR":
+                rdata = PTR(value)
             else:
                 continue
             reply.add_answer(RR(q.qname, q.qtype, rdata=rdata, ttl=1))

@@ -20,6 +20,18 @@ config::Config site(std::string extra = "") {
         extra);
 }
 
+// The verification stage's DNS: these tests never reach a lookup (loopback is not judged).
+struct NoDns final : dns::Lookup {
+    asio::awaitable<dns::MxAnswer> mx(std::string) override { co_return dns::MxAnswer{}; }
+    asio::awaitable<dns::AddressAnswer> a(std::string) override { co_return dns::AddressAnswer{}; }
+    asio::awaitable<dns::AddressAnswer> aaaa(std::string) override {
+        co_return dns::AddressAnswer{};
+    }
+    asio::awaitable<dns::TextAnswer> txt(std::string) override { co_return dns::TextAnswer{}; }
+    asio::awaitable<dns::TextAnswer> ptr(std::string) override { co_return dns::TextAnswer{}; }
+};
+NoDns dns;
+
 policy::Verdict ask(const policy::Chain& c, Event e, const policy::Facts& f) {
     asio::io_context io;
     auto fut = asio::co_spawn(io, c.run(e, f), asio::use_future);
@@ -27,10 +39,10 @@ policy::Verdict ask(const policy::Chain& c, Event e, const policy::Facts& f) {
     return fut.get();
 }
 
-TEST(ServerPolicies, ADefaultListenerChecksConnectRcptAndHeadersOnly) {
-    const auto cfg = site();
+TEST(ServerPolicies, AListenerThatDoesNotVerifyChecksConnectRcptAndHeadersOnly) {
+    const auto cfg = site("[verify]\nspf = false\n");
     const delivery::LocalRouter router(cfg);
-    auto c = build_chain(cfg, cfg.listeners.at(0), router, false, nullptr);
+    auto c = build_chain(cfg, cfg.listeners.at(0), router, false, nullptr, dns);
     EXPECT_TRUE(c.wants(Event::connect));
     EXPECT_TRUE(c.wants(Event::rcpt));
     EXPECT_TRUE(c.wants(Event::headers));
@@ -40,6 +52,20 @@ TEST(ServerPolicies, ADefaultListenerChecksConnectRcptAndHeadersOnly) {
     EXPECT_FALSE(c.wants(Event::message));
 }
 
+TEST(ServerPolicies, MxListenersVerifySubmissionListenersDoNot) {
+    auto cfg = site();
+    const delivery::LocalRouter router(cfg);
+    auto mx = build_chain(cfg, cfg.listeners.at(0), router, false, nullptr, dns);
+    EXPECT_TRUE(mx.wants(Event::mail));     // SPF
+    EXPECT_TRUE(mx.wants(Event::message));  // Authentication-Results
+    auto sub = cfg.listeners.at(0);
+    sub.role = config::ListenerRole::submission;
+    auto s = build_chain(cfg, sub, router, false, nullptr, dns);
+    EXPECT_FALSE(s.wants(Event::mail));
+    sub.verify = true;
+    EXPECT_TRUE(build_chain(cfg, sub, router, false, nullptr, dns).wants(Event::mail));
+}
+
 TEST(ServerPolicies, AuthAndLimitsAddTheirStages) {
     const auto cfg = site("[auth]\ncheck_from_header = true\n");
     const delivery::LocalRouter router(cfg);
@@ -47,7 +73,7 @@ TEST(ServerPolicies, AuthAndLimitsAddTheirStages) {
     policy::RateLimiter limiter(
         {policy::Rule{policy::Scope::ip, policy::Metric::messages, 5, std::chrono::hours(1)}},
         store);
-    auto c = build_chain(cfg, cfg.listeners.at(0), router, true, &limiter);
+    auto c = build_chain(cfg, cfg.listeners.at(0), router, true, &limiter, dns);
     EXPECT_TRUE(c.wants(Event::mail));
     EXPECT_TRUE(c.wants(Event::message));
 }
@@ -59,7 +85,7 @@ TEST(ServerPolicies, NeverAnOpenRelay) {
     policy::RateLimiter limiter(
         {policy::Rule{policy::Scope::ip, policy::Metric::recipients, 100, std::chrono::hours(1)}},
         store);
-    auto c = build_chain(cfg, cfg.listeners.at(0), router, true, &limiter);
+    auto c = build_chain(cfg, cfg.listeners.at(0), router, true, &limiter, dns);
     Envelope env;
     env.sender = "someone@example.net";
     smtp::Mailbox remote{"bob", "example.net", false, false};
