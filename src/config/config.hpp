@@ -179,12 +179,20 @@ struct Dns {
 enum class SpfAction { tag, reject };        // fail: reject = 550 5.7.23 at MAIL FROM
 enum class TempAction { accept, tempfail };  // temperror: tempfail = 451 4.7.24 at MAIL FROM
 
+enum class DmarcAction { reject, tag };  // p=reject: 550 5.7.1 at the end of data, or report only
+
 // [verify]: inbound message authentication on the listeners that verify (docs/authentication.md).
 struct Verify {
-    bool spf = true;            // the MAIL FROM identity (the HELO's for the null sender)
-    bool spf_helo = true;       // also the HELO identity, reported as smtp.helo (RFC 7208 2.3)
-    std::string authserv_id;    // the name in Authentication-Results; default: hostname
-    bool received_spf = false;  // also a Received-SPF field (RFC 7208 9.1)
+    bool spf = true;       // the MAIL FROM identity (the HELO's for the null sender)
+    bool spf_helo = true;  // also the HELO identity, reported as smtp.helo (RFC 7208 2.3)
+    bool dkim = true;      // DKIM signatures (RFC 6376), body hashes computed as it arrives
+    bool dmarc = true;     // RFC 7489 policies of the From domain
+    DmarcAction dmarc_reject = DmarcAction::reject;
+    // Clients whose mail fails DMARC without being refused (forwarders, mailing lists we take
+    // mail from): reported, never rejected.
+    CidrList trusted_forwarders;
+    std::string authserv_id;              // the name in Authentication-Results; default: hostname
+    bool received_spf = false;            // also a Received-SPF field (RFC 7208 9.1)
     SpfAction spf_fail = SpfAction::tag;  // DMARC, not SPF alone, should refuse mail
     // Clients never judged (as policyd-spf's skip_addresses): local programs handing mail in.
     // Clients allowed to relay (trusted networks, authenticated users) are never judged either.

@@ -108,9 +108,20 @@ void Loader::load_queue(const toml::table& t, Queue& out) const {
 
 void Loader::load_verify(const toml::table& t, Verify& out) const {
     const std::string p = "verify";
-    check_keys(
-        t, p,
-        {"spf", "spf_helo", "authserv_id", "received_spf", "spf_fail", "spf_temperror", "skip"});
+    check_keys(t, p,
+               {"spf", "spf_helo", "authserv_id", "received_spf", "spf_fail", "spf_temperror",
+                "skip", "dkim", "dmarc", "dmarc_reject", "trusted_forwarders"});
+    if (const auto b = boolean(t, p, "dkim")) out.dkim = *b;
+    if (const auto b = boolean(t, p, "dmarc")) out.dmarc = *b;
+    cidr_list(t, p, "trusted_forwarders", out.trusted_forwarders);
+    if (const auto a = string(t, p, "dmarc_reject")) {
+        if (*a == "reject")
+            out.dmarc_reject = DmarcAction::reject;
+        else if (*a == "tag")
+            out.dmarc_reject = DmarcAction::tag;
+        else
+            fail("verify.dmarc_reject", *t.get("dmarc_reject"), "must be \"reject\" or \"tag\"");
+    }
     if (t.get("skip")) {
         out.skip = CidrList{};
         cidr_list(t, p, "skip", out.skip);

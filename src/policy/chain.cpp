@@ -25,6 +25,7 @@ std::string_view event_name(Event e) {
 
 void Chain::add(std::unique_ptr<Stage> s) {
     events_ |= s->events();
+    reads_body_ = reads_body_ || s->reads_body();
     stages_.push_back(std::move(s));
 }
 
@@ -33,6 +34,11 @@ void Chain::open(Facts& f, std::vector<std::unique_ptr<StageState>>& state) cons
     state.resize(stages_.size());
     f.state = &state;
     for (std::size_t i = 0; i < stages_.size(); ++i) state[i] = stages_[i]->open(f);
+}
+
+void Chain::body(const Facts& f, std::string_view chunk) const {
+    for (const auto& s : stages_)
+        if (s->reads_body()) s->body(f, chunk);
 }
 
 boost::asio::awaitable<Verdict> Chain::run(Event e, const Facts& f) const {

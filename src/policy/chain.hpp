@@ -115,6 +115,15 @@ class Stage {
     // Per-session state, made at connect (before any check). Default: none.
     virtual std::unique_ptr<StageState> open(const Facts&) { return nullptr; }
     virtual boost::asio::awaitable<Verdict> check(Event e, const Facts& f) = 0;
+
+    // Stages that read a message's body as it arrives (DKIM body hashes, milter body chunks) say
+    // so; the driver then hands them every body byte of each message, in order and in chunks,
+    // between the end of its header section and the `message` event, Facts::message being the
+    // complete header section. A large body is never held whole: this is the only way a stage
+    // sees all of it. Synchronous, on the connection's executor: hash or copy, never wait.
+    // A transaction's state starts afresh at `mail` (one message per transaction).
+    virtual bool reads_body() const { return false; }
+    virtual void body(const Facts&, std::string_view chunk) {}
 };
 
 class Chain {
@@ -123,6 +132,7 @@ class Chain {
     // Events some stage is asked about: the driver raises only these (the SMTP fast path stays
     // free of coroutine frames for events nobody checks).
     bool wants(Event e) const { return (events_ & mask(e)) != 0; }
+    bool reads_body() const { return reads_body_; }
     std::size_t size() const { return stages_.size(); }
 
     // Makes each stage's per-session state into `f.state` (sized to the chain).
@@ -132,9 +142,13 @@ class Chain {
     // the final verdict. A stage that throws: 451 4.3.0, reason "policy_error" (logged).
     boost::asio::awaitable<Verdict> run(Event e, const Facts& f) const;
 
+    // Hands a body chunk to the stages that read bodies (see Stage::reads_body).
+    void body(const Facts& f, std::string_view chunk) const;
+
   private:
     std::vector<std::unique_ptr<Stage>> stages_;
     EventMask events_ = 0;
+    bool reads_body_ = false;
 };
 
 }  // namespace sluice::policy

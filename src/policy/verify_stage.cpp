@@ -1,16 +1,24 @@
 // verify_stage.cpp: inbound message authentication on a listener that verifies (see stages.hpp).
 //
 // SPF is checked at MAIL FROM, where it is known (the client address, HELO name and envelope
-// sender); the result is kept in the session's state and reported at the end of data in one
-// Authentication-Results field, which DKIM and DMARC results will join. Clients allowed to relay
+// sender). DKIM signatures are read from the header section when the body starts, and their body
+// hashes computed as the body arrives (Stage::body: a streamed body is never read back); their
+// keys are looked up at the end of data. Everything is reported then in one
+// Authentication-Results field, which DMARC results will join. Clients allowed to relay
 // (authenticated users, trusted networks) are our own senders: they are not judged.
 #include <fmt/format.h>
 
 #include <chrono>
+#include <random>
 
+#include "common/ascii.hpp"
 #include "common/log.hpp"
 #include "policy/stages.hpp"
+#include "smtp/header_from.hpp"
+#include "smtp/header_scan.hpp"
 #include "trust/auth_results.hpp"
+#include "trust/dkim_verify.hpp"
+#include "trust/dmarc.hpp"
 #include "trust/spf_eval.hpp"
 
 namespace sluice::policy {
@@ -25,6 +33,8 @@ struct VerifyState final : StageState {
     std::string helo_checked;
     std::optional<Outcome> helo;
     std::optional<Outcome> mail;
+    std::optional<trust::dkim::Verifier> dkim;  // this transaction's message, from its body on
+    std::vector<std::string> dkim_pass;         // d= of the signatures that passed
 };
 
 std::string spf_comment(const Outcome& o, std::string_view ip) {
@@ -49,7 +59,7 @@ std::string spf_comment(const Outcome& o, std::string_view ip) {
 
 class VerifyStage final : public Stage {
   public:
-    VerifyStage(const config::Verify& cfg, dns::Lookup& dns) : cfg_(cfg), spf_(dns) {}
+    VerifyStage(const config::Verify& cfg, dns::Lookup& dns) : cfg_(cfg), dns_(dns), spf_(dns) {}
 
     std::string_view name() const override { return "verify"; }
     EventMask events() const override { return mask(Event::mail, Event::message); }
@@ -61,7 +71,16 @@ class VerifyStage final : public Stage {
     boost::asio::awaitable<Verdict> check(Event e, const Facts& f) override {
         auto& st = state(f);
         if (e == Event::mail) co_return co_await on_mail(st, f);
-        co_return on_message(st, f);
+        co_return co_await on_message(st, f);
+    }
+
+    bool reads_body() const override { return cfg_.dkim; }
+
+    void body(const Facts& f, std::string_view chunk) override {
+        auto& st = state(f);
+        if (!st.judged) return;
+        if (!st.dkim) st.dkim.emplace(f.message);  // the complete header section
+        st.dkim->body(chunk);
     }
 
   private:
@@ -74,9 +93,12 @@ class VerifyStage final : public Stage {
     boost::asio::awaitable<Verdict> on_mail(VerifyState& st, const Facts& f) {
         st.judged = false;
         st.mail.reset();
+        st.dkim.reset();
+        st.dkim_pass.clear();
         if (f.relay_allowed() || !f.client_addr || cfg_.skip.contains(*f.client_addr))
             co_return Verdict::next();
         st.judged = true;
+        if (!cfg_.spf) co_return Verdict::next();
         trust::spf::Request req;
         req.ip = *f.client_addr;
         req.sender = f.envelope->sender;
@@ -114,12 +136,22 @@ class VerifyStage final : public Stage {
         co_return Verdict::next();
     }
 
-    Verdict on_message(VerifyState& st, const Facts& f) {
-        if (!st.judged) return Verdict::next();
+    boost::asio::awaitable<Verdict> on_message(VerifyState& st, const Facts& f) {
+        if (!st.judged) co_return Verdict::next();
         std::vector<trust::MethodResult> results;
         if (st.mail) results.push_back(method(*st.mail, f));
         if (cfg_.spf_helo && st.helo && !f.envelope->sender.empty())
             results.push_back(method(*st.helo, f));
+        if (cfg_.dkim) {
+            for (auto& r : co_await verify_dkim(st, f)) results.push_back(std::move(r));
+        }
+        std::optional<Verdict> refusal;
+        if (cfg_.dmarc) {
+            Dmarc d = co_await check_dmarc(st, f);
+            results.push_back(std::move(d.result));
+            refusal = std::move(d.refusal);
+        }
+        if (refusal) co_return std::move(*refusal);
         Verdict v;
         v.headers.push_back(trust::authentication_results(cfg_.authserv_id, results));
         if (cfg_.received_spf && st.mail) {
@@ -129,7 +161,164 @@ class VerifyStage final : public Stage {
                                      f.client_ip, o.sender, f.envelope->helo, o.identity,
                                      cfg_.authserv_id, o.mechanism, o.problem}));
         }
-        return v;
+        co_return v;
+    }
+
+    // The signatures' results, their keys looked up now (each once; libunbound caches them).
+    boost::asio::awaitable<std::vector<trust::MethodResult>> verify_dkim(VerifyState& st,
+                                                                         const Facts& f) {
+        using trust::dkim::Verifier;
+        // No body chunk came (an empty body): the header section is all there is.
+        if (!st.dkim) st.dkim.emplace(f.message.substr(0, smtp::header_section_end(f.message)));
+        Verifier& v = *st.dkim;
+        v.finish_body();
+        const auto queries = v.key_queries();  // copied: answers may not touch the list
+        for (std::size_t i = 0; i < queries.size(); ++i) {
+            dns::TextAnswer a = co_await dns_.txt(queries[i].name);
+            Verifier::KeyAnswer k;
+            switch (a.status) {
+                case dns::Status::ok:
+                    k.status = Verifier::KeyAnswer::Status::ok;
+                    break;
+                case dns::Status::nodata:
+                    k.status = Verifier::KeyAnswer::Status::nodata;
+                    break;
+                case dns::Status::nxdomain:
+                    k.status = Verifier::KeyAnswer::Status::nxdomain;
+                    break;
+                case dns::Status::temp_fail:
+                    k.status = Verifier::KeyAnswer::Status::temp_fail;
+                    break;
+            }
+            k.txt = std::move(a.records);
+            v.key_answer(i, std::move(k));
+        }
+        std::vector<trust::MethodResult> out;
+        for (const auto& r : v.results()) {
+            trust::MethodResult m;
+            m.method = "dkim";
+            m.result = std::string(trust::dkim::result_name(r.result));
+            m.comment = r.reason;
+            if (r.testing)
+                m.comment += m.comment.empty() ? "key in test mode" : "; key in test mode";
+            if (r.body_truncated)
+                m.comment +=
+                    m.comment.empty() ? "body partly signed (l=)" : "; body partly signed (l=)";
+            if (!r.domain.empty())
+                m.properties.emplace_back("header.d", trust::property_value(r.domain));
+            if (!r.identity.empty())
+                m.properties.emplace_back("header.i", trust::property_value(r.identity));
+            if (!r.selector.empty() && trust::property_value(r.selector) == r.selector)
+                m.properties.emplace_back("header.s", r.selector);
+            if (!r.algorithm.empty() && trust::property_value(r.algorithm) == r.algorithm)
+                m.properties.emplace_back("header.a", r.algorithm);
+            if (!r.header_b.empty())
+                m.properties.emplace_back("header.b", trust::quoted(r.header_b));
+            log::info("dkim", {{"session", f.session},
+                               {"domain", r.domain},
+                               {"selector", r.selector},
+                               {"result", m.result},
+                               {"reason", r.reason}});
+            if (r.result == trust::dkim::Result::pass) st.dkim_pass.push_back(r.domain);
+            out.push_back(std::move(m));
+        }
+        if (out.empty()) out.push_back({"dkim", "none", "", {}});
+        st.dkim.reset();
+        co_return out;
+    }
+
+    struct Dmarc {
+        trust::MethodResult result;
+        std::optional<Verdict> refusal;
+    };
+
+    // RFC 7489 6.6: the From domain's policy (or its organizational domain's), alignment of the
+    // SPF and DKIM passes found above, and the disposition for a failing message.
+    boost::asio::awaitable<Dmarc> check_dmarc(VerifyState& st, const Facts& f) {
+        namespace dm = trust::dmarc;
+        Dmarc out;
+        out.result.method = "dmarc";
+        const std::string_view headers = f.message.substr(0, smtp::header_section_end(f.message));
+        std::size_t from_fields = 0;
+        for (const auto& field : trust::dkim::split_header_fields(headers))
+            from_fields += ascii_iequals(field.name, "From") ? 1 : 0;
+        if (from_fields > 1) {
+            // 6.6.1: which author would the policy be of? Refused, as RFC 7489 allows.
+            out.result.result = "permerror";
+            out.result.comment = "more than one From field";
+            out.refusal = Verdict::refuse(
+                {550, "5.7.1", "Message refused: more than one From header field (RFC 7489 6.6.1)"},
+                "dmarc_multiple_from");
+            co_return out;
+        }
+        const auto from = smtp::from_header_address(headers);
+        const auto at = from ? from->rfind('@') : std::string::npos;
+        if (at == std::string::npos) {
+            out.result.result = "none";
+            out.result.comment = "no single From address";
+            co_return out;
+        }
+        const std::string from_domain = ascii_lower(from->substr(at + 1));
+        out.result.properties.emplace_back("header.from", trust::property_value(from_domain));
+
+        // Discovery (6.6.3): the From domain, then its organizational domain.
+        bool at_org = false;
+        std::optional<dm::Record> record;
+        bool temp = false;
+        auto lookup = [&](std::string name) -> boost::asio::awaitable<std::optional<dm::Record>> {
+            dns::TextAnswer a = co_await dns_.txt("_dmarc." + name);
+            if (a.status == dns::Status::temp_fail) temp = true;
+            std::optional<dm::Record> found;
+            std::size_t n = 0;
+            for (const auto& t : a.records)
+                if (dm::is_dmarc_record(t) && ++n == 1) found = dm::parse_record(t);
+            if (n > 1) found.reset();  // several records: none (6.6.3)
+            co_return found;
+        };
+        record = co_await lookup(from_domain);
+        const std::string org = dm::organizational_domain(from_domain);
+        if (!record && !temp && org != from_domain) {
+            record = co_await lookup(org);
+            at_org = true;
+        }
+        if (!record) {
+            out.result.result = temp ? "temperror" : "none";
+            co_return out;
+        }
+        dm::Inputs in;
+        in.from_domain = from_domain;
+        if (st.mail && st.mail->result == Result::pass) {
+            in.spf_domain = st.mail->domain;
+            in.spf_pass = true;
+        }
+        in.dkim_domains = st.dkim_pass;
+        in.record_at_org = at_org;
+        if (at_org && record->np) {
+            dns::AddressAnswer a = co_await dns_.a(from_domain);
+            in.from_domain_exists = a.status != dns::Status::nxdomain;
+        }
+        in.sample = static_cast<int>(sample_() % 100);
+        const dm::Evaluation e = dm::evaluate(*record, in);
+        out.result.result = e.pass ? "pass" : "fail";
+        out.result.comment = fmt::format("p={} sp={} dis={}", dm::policy_name(record->p),
+                                         dm::policy_name(record->sp.value_or(record->p)),
+                                         dm::policy_name(e.applied));
+        out.result.properties.emplace_back("policy.dmarc", std::string(dm::policy_name(e.policy)));
+        log::info("dmarc", {{"session", f.session},
+                            {"from_domain", from_domain},
+                            {"result", out.result.result},
+                            {"policy", dm::policy_name(e.policy)},
+                            {"disposition", dm::policy_name(e.applied)},
+                            {"spf_aligned", e.spf_aligned},
+                            {"dkim_aligned", e.dkim_aligned}});
+        if (e.applied == dm::Policy::reject && cfg_.dmarc_reject == config::DmarcAction::reject &&
+            !(f.client_addr && cfg_.trusted_forwarders.contains(*f.client_addr))) {
+            out.refusal = Verdict::refuse(
+                {550, "5.7.1",
+                 fmt::format("Message rejected by the DMARC policy of {}", from_domain)},
+                "dmarc_reject");
+        }
+        co_return out;
     }
 
     static trust::MethodResult method(const Outcome& o, const Facts& f) {
@@ -155,7 +344,9 @@ class VerifyStage final : public Stage {
     }
 
     const config::Verify& cfg_;
+    dns::Lookup& dns_;
     trust::spf::Evaluator spf_;
+    std::minstd_rand sample_{std::random_device{}()};  // pct sampling; stages are per listener
 };
 
 }  // namespace

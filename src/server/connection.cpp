@@ -423,8 +423,11 @@ asio::awaitable<void> Connection::commit() {
     if (body_ || body_error_) {
         // Part of the body is in the spool already: the rest follows it there, and only the
         // header section stays in memory for the policies and the Intake.
-        if (pm.message.size() > pm.header_size)
+        if (pm.message.size() > pm.header_size) {
+            feed_body(std::string_view(pm.message).substr(0, pm.header_size),
+                      std::string_view(pm.message).substr(pm.header_size));
             co_await write_body(pm.message.substr(pm.header_size));
+        }
         pm.message.resize(pm.header_size);
         if (body_error_ != 0) {
             const bool full = body_error_ == ENOSPC || body_error_ == EDQUOT;
@@ -435,6 +438,10 @@ asio::awaitable<void> Connection::commit() {
                 "not_stored");
             co_return;
         }
+    } else {
+        // Held whole: the body reaches the stages that read it in one piece.
+        const std::string_view m = pm.message;
+        feed_body(m.substr(0, pm.header_size), m.substr(std::min(pm.header_size, m.size())));
     }
     facts_.envelope = &pm.envelope;
     for (auto e : {policy::Event::headers, policy::Event::message}) {

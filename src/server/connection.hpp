@@ -98,6 +98,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void account_memory();  // this connection's share of ctx_.message_memory, kept current
     bool should_stream() const;
     boost::asio::awaitable<void> stream_body();
+    // Hands body bytes to the policy stages that read bodies (DKIM hashes), when any does.
+    void feed_body(std::string_view header, std::string_view chunk);
     boost::asio::awaitable<int> write_body(std::string bytes);  // on the file pool; errno
     void drop_body();                                           // an aborted message
 

@@ -71,10 +71,18 @@ asio::awaitable<int> Connection::write_body(std::string bytes) {
     co_return err;
 }
 
+void Connection::feed_body(std::string_view header, std::string_view chunk) {
+    if (!chain_.reads_body() || chunk.empty()) return;
+    facts_.message = header;
+    chain_.body(facts_, chunk);
+    facts_.message = {};
+}
+
 asio::awaitable<void> Connection::stream_body() {
     if (!body_ && !body_error_) body_serial_ = session_.message_serial();
     std::string chunk = session_.take_body();
     account_memory();
+    feed_body(session_.message_header(), chunk);
     co_await write_body(std::move(chunk));  // a failure is answered at the end of data
 }
 

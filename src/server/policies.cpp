@@ -16,7 +16,8 @@ policy::Chain build_chain(const config::Config& cfg, const config::Listener& lis
         c.add(policy::rate_limit_stage(*limiter));
     c.add(policy::loop_stage(cfg.limits.received_headers));
     // After the cheap local checks: a client refused anyway costs no DNS lookups.
-    if (listener.verifies() && cfg.verify.spf) c.add(policy::verify_stage(cfg.verify, dns));
+    if (listener.verifies() && (cfg.verify.spf || cfg.verify.dkim || cfg.verify.dmarc))
+        c.add(policy::verify_stage(cfg.verify, dns));
     c.add(policy::recipient_stage(router));  // last at RCPT: see policies.hpp
     return c;
 }

@@ -236,6 +236,12 @@ std::size_t Session::body_buffered() const {
     return b->size() - header_scan_.end();
 }
 
+std::string_view Session::message_header() const {
+    const std::string* b = message_buffer();
+    if (!b || !header_scan_.done()) return {};
+    return std::string_view(*b).substr(0, std::min(b->size(), header_scan_.end()));
+}
+
 std::string Session::take_body() {
     std::string* b = message_buffer();
     if (!b || !header_scan_.done() || b->size() <= header_scan_.end()) return {};

@@ -196,6 +196,8 @@ class Session {
     std::size_t message_buffered() const;
     std::size_t body_buffered() const;
     std::string take_body();
+    // The message's header section once it has ended (empty before): what stays in memory.
+    std::string_view message_header() const;
     // True between MAIL and the end of the transaction: on shutdown the driver lets it finish.
     bool in_transaction() const;
     // Part of a command line has arrived, not its end: the driver keeps the deadline that command

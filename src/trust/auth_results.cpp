@@ -73,8 +73,22 @@ std::string property_value(std::string_view v) {
     const std::string_view domain = at == std::string_view::npos ? v : v.substr(at + 1);
     if (!domain_chars(domain)) return "unknown";
     if (at == std::string_view::npos) return std::string(domain);
-    if (dot_atom(v.substr(0, at))) return std::string(v);
+    if (at == 0 || dot_atom(v.substr(0, at))) return std::string(v);
     return std::string(domain);
+}
+
+std::string quoted(std::string_view v) {
+    bool token = !v.empty();
+    for (char c : v)
+        token = token && c > 0x20 && c < 0x7f &&
+                std::string_view("()<>@,;:\\\"/[]?=").find(c) == std::string_view::npos;
+    if (token) return std::string(v);
+    std::string out = "\"";
+    for (char c : v.substr(0, 200)) {
+        if (c == '"' || c == '\\') out += '\\';
+        out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    }
+    return out + '"';
 }
 
 std::string authentication_results(std::string_view authserv_id,
@@ -103,15 +117,11 @@ std::string authentication_results(std::string_view authserv_id,
     return out + "\r\n";
 }
 
-// A key-value pair's value: a dot-atom as is, anything else as a quoted-string of printable ASCII.
+// A key-value pair's value (RFC 7208 9.1): a dot-atom as is, anything else a quoted-string.
 static std::string kv_value(std::string_view v) {
     if (dot_atom(v)) return std::string(v);
-    std::string out = "\"";
-    for (char c : v.substr(0, 200)) {
-        if (c == '"' || c == '\\') out += '\\';
-        out += (c >= 0x20 && c < 0x7f) ? c : '?';
-    }
-    return out + '"';
+    std::string q = quoted(v);
+    return q.front() == '"' ? q : '"' + q + '"';
 }
 
 std::string received_spf(const SpfTrace& t) {

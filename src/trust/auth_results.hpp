@@ -45,7 +45,7 @@ std::string strip_results(std::string_view header_section, std::string_view auth
 std::string_view results_authserv_id(std::string_view value);
 
 // A property value (RFC 8601 2.2 pvalue): an address or domain as is when it is one (dot-atom
-// local part), else only its domain part.
+// local part, or none: "@example.com"), else only its domain part.
 std::string property_value(std::string_view address_or_domain);
 
 // The Received-SPF field (RFC 7208 9.1) for one check: result, a comment, and the key-value pairs
@@ -62,6 +62,10 @@ struct SpfTrace {
     std::string_view problem;    // temperror/permerror: why
 };
 std::string received_spf(const SpfTrace& t);
+
+// A property value that is not an address: as is when it is an RFC 2045 token, else a
+// quoted-string (base64 "header.b" values carry '/' and '=').
+std::string quoted(std::string_view v);
 
 // Text for a comment: printable ASCII only (others become '?'), '(' ')' '\' escaped, at most
 // `max` octets.
