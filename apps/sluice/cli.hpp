@@ -34,4 +34,11 @@ int queue_cat(const QueueArgs& a, const std::string& id, bool envelope);
 // flush, hold, release, delete: on the IDs given, or on what a filter (or --all) matches.
 int queue_act(const QueueArgs& a, server::control::Verb verb);
 
+struct DkimKeygenArgs {
+    std::string domain, selector, algo = "rsa", out;
+    int bits = 2048;
+};
+// Writes a new private key (mode 0600, never over an existing file) and prints its TXT record.
+int dkim_keygen(const DkimKeygenArgs& a);
+
 }  // namespace sluice::app

@@ -9,6 +9,8 @@
 //   sluice queue flush|hold|release|delete [ID...|--all|filters]
 //                                        act on the running server through its control socket
 //   sluice passwd                        read a password on stdin, print its argon2id hash
+//   sluice dkim keygen --domain D --selector S [--algo rsa|ed25519]
+//                                        a signing key (0600) and the TXT record to publish
 //   sluice --version
 #include <sys/resource.h>
 #include <CLI/CLI.hpp>
@@ -187,6 +189,17 @@ int main(int argc, char** argv) {
         add_queue_options(a.cmd, qa, true);
     }
 
+    auto* dkim_cmd = app.add_subcommand("dkim", "DKIM signing keys");
+    dkim_cmd->require_subcommand(1);
+    app::DkimKeygenArgs ka;
+    auto* keygen = dkim_cmd->add_subcommand(
+        "keygen", "Make a signing key (file mode 0600) and print the DNS TXT record to publish");
+    keygen->add_option("--domain", ka.domain, "The signing domain (d=)")->required();
+    keygen->add_option("--selector", ka.selector, "The selector (s=), e.g. s2026")->required();
+    keygen->add_option("--algo", ka.algo, "rsa (default) or ed25519");
+    keygen->add_option("--bits", ka.bits, "RSA key size (default 2048)");
+    keygen->add_option("--out", ka.out, "Key file (default: <domain>.<selector>.key here)");
+
     auto* passwd_cmd = app.add_subcommand(
         "passwd", "Read a password from standard input (one line) and print its argon2id hash");
 
@@ -199,6 +212,7 @@ int main(int argc, char** argv) {
 
     try {
         if (*passwd_cmd) return passwd();
+        if (*keygen) return app::dkim_keygen(ka);
         if (*check) return app::check_config(check_path);
         if (*show) return app::config_show(show_path);
         if (*qlist) return app::queue_list(qa);

@@ -244,6 +244,14 @@ struct Domain {
     bool any_user = false;                 // every (safe) local part is a mailbox of its own
 };
 
+// [[dkim_key]]: a key that signs mail of our own senders whose From domain is `domain` (or a
+// subdomain without keys of its own). Several keys of one domain all sign (rsa + ed25519).
+struct DkimKey {
+    std::string domain;              // lower-case
+    std::string selector;            // the DNS label: <selector>._domainkey.<domain>
+    std::filesystem::path key_file;  // PEM private key (sluice dkim keygen), read at start
+};
+
 struct Config {
     std::string hostname;  // default: the system host name
     std::filesystem::path data_dir = "./sluice-data";
@@ -265,6 +273,7 @@ struct Config {
     Tls tls;
     Auth auth;
     std::vector<RateLimit> rate_limits;
+    std::vector<DkimKey> dkim_keys;
     std::vector<Domain> domains;
 };
 

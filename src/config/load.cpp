@@ -172,7 +172,7 @@ Config Loader::load(const toml::table& root) {
                 "user",     "listener", "limits",         "timeouts",   "access",
                 "log",      "spool",    "delivery",       "queue",      "dns",
                 "relay",    "tls",      "auth",           "rate_limit", "domain",
-                "verify"});
+                "verify",   "dkim_key"});
 
     if (const auto h = string(root, "", "hostname")) {
         if (!is_valid_domain_name(*h)) {
@@ -231,6 +231,7 @@ Config Loader::load(const toml::table& root) {
     }
     if (const auto* t = table(root, "", "auth")) load_auth(*t, cfg.auth);
     if (const toml::node* n = root.get("rate_limit")) load_rate_limits(*n, cfg.rate_limits);
+    if (const toml::node* n = root.get("dkim_key")) load_dkim_keys(*n, cfg.dkim_keys);
     check_roles(root, cfg);
 
     cfg.spool.dir = cfg.data_dir / "spool";

@@ -1,5 +1,6 @@
 // load_sections.cpp: the [limits], [timeouts], [access], [log], [queue], [dns], [tls], [auth] and
 // [[rate_limit]] sections (see loader.hpp).
+#include "common/ascii.hpp"
 #include "config/loader.hpp"
 
 namespace sluice::config::detail {
@@ -280,6 +281,42 @@ void Loader::load_auth(const toml::table& t, Auth& out) const {
         }
         user.message_size = message_size(u, prefix);
         out.users.push_back(std::move(user));
+    }
+}
+
+void Loader::load_dkim_keys(const toml::node& n, std::vector<DkimKey>& out) const {
+    if (!n.is_array_of_tables()) wrong_type("dkim_key", n, "array of tables ([[dkim_key]])");
+    std::size_t i = 0;
+    for (const toml::node& e : *n.as_array()) {
+        const std::string prefix = "dkim_key[" + std::to_string(i++) + "]";
+        const toml::table& t = *e.as_table();
+        check_keys(t, prefix, {"domain", "selector", "key_file"});
+        DkimKey k;
+        const auto domain = string(t, prefix, "domain");
+        if (!domain) fail(prefix + ".domain", t.source(), "required key is missing");
+        if (!is_valid_domain_name(*domain))
+            fail(prefix + ".domain", *t.get("domain"), "\"" + *domain + "\" is not a domain name");
+        k.domain = ascii_lower(*domain);
+        const auto selector = string(t, prefix, "selector");
+        if (!selector) fail(prefix + ".selector", t.source(), "required key is missing");
+        // One or more DNS labels (RFC 6376 3.1), as they appear in <selector>._domainkey.
+        bool ok = !selector->empty() && selector->size() <= 63 && selector->front() != '.' &&
+                  selector->back() != '.' && selector->find("..") == std::string::npos;
+        for (char c : *selector)
+            ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.');
+        if (!ok)
+            fail(prefix + ".selector", *t.get("selector"),
+                 "must be DNS labels (letters, digits, '-', '_', '.')");
+        k.selector = *selector;
+        const auto file = path(t, prefix, "key_file");
+        if (!file) fail(prefix + ".key_file", t.source(), "required key is missing");
+        k.key_file = *file;
+        for (const auto& other : out)
+            if (other.domain == k.domain && other.selector == k.selector)
+                fail(prefix + ".selector", *t.get("selector"),
+                     "domain " + k.domain + " already has a key with this selector");
+        out.push_back(std::move(k));
     }
 }
 

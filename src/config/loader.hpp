@@ -187,6 +187,7 @@ class Loader {
     void load_tls(const toml::table& t, Tls& out) const;
     void load_auth(const toml::table& t, Auth& out) const;
     void load_rate_limits(const toml::node& n, std::vector<RateLimit>& out) const;
+    void load_dkim_keys(const toml::node& n, std::vector<DkimKey>& out) const;
     void check_roles(const toml::table& root, const Config& cfg) const;
     void load_domains(const toml::node& n, std::vector<Domain>& out) const;
     std::string resolve_target(const PendingTarget& p, const std::vector<Domain>& domains) const;

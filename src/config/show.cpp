@@ -294,6 +294,13 @@ std::string show(const Config& cfg) {
         {"domain", domains(cfg.domains)},
     };
     if (!cfg.rate_limits.empty()) root.insert("rate_limit", rate_limits(cfg.rate_limits));
+    if (!cfg.dkim_keys.empty()) {
+        toml::array keys;
+        for (const auto& k : cfg.dkim_keys)
+            keys.push_back(toml::table{
+                {"domain", k.domain}, {"selector", k.selector}, {"key_file", k.key_file.string()}});
+        root.insert("dkim_key", std::move(keys));
+    }
     std::ostringstream out;
     out << root << '\n';
     return out.str();

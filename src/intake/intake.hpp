@@ -32,6 +32,7 @@
 #include "policy/rate_limit.hpp"
 #include "smtp/reply.hpp"
 #include "spool/spool.hpp"
+#include "trust/dkim_sign.hpp"
 
 namespace sluice::intake {
 
@@ -46,6 +47,13 @@ struct Submission {
     // A large message's body, streamed into the spool while it arrived; `content` is then only
     // the header section (and the message is content followed by it).
     std::shared_ptr<spool::IncomingBody> body{};
+    // Our own sender (an authenticated user, a trusted network, the HTTP API): its mail is signed,
+    // not judged.
+    bool local_sender = false;
+    // For a streamed body of a local sender, when Intake::needs_body_hash(): the DKIM body hash
+    // (relaxed, sha256) the entry point computed while the body arrived; the body is not in
+    // memory to hash at submit time.
+    std::string body_hash{};
 };
 
 // The message while modifiers work on it: the full content (trace header first) and the envelope.
@@ -70,7 +78,14 @@ class Modifier {
     virtual std::string_view name() const = 0;
     // nullopt: go on. A reply: the message is refused with it (not committed).
     virtual boost::asio::awaitable<std::optional<smtp::Reply>> modify(Draft& draft) = 0;
+    // Whether this modifier needs Submission::body_hash for the streamed bodies of local senders.
+    virtual bool needs_body_hash() const { return false; }
 };
+
+// DKIM-signs the mail of local senders (Submission::local_sender) whose From domain, or the
+// closest parent of it, has keys: one DKIM-Signature per key (rsa and ed25519 side by side),
+// relaxed/relaxed, signed once here so retries and every recipient carry the same signature.
+std::unique_ptr<Modifier> dkim_signer(std::vector<trust::dkim::SigningKey> keys);
 
 // Removes every Authentication-Results field carrying `authserv_id` from the client's header
 // section (RFC 8601 5: a forged "pass" in our name must not be believed), ours above it staying.
@@ -95,7 +110,12 @@ class Intake {
     Intake(Options opts, spool::Spool& spool, Enqueue enqueue, policy::RateLimiter* limiter);
 
     // Modifiers run in the order added. Add them before the first submit().
-    void add_modifier(std::unique_ptr<Modifier> m) { modifiers_.push_back(std::move(m)); }
+    void add_modifier(std::unique_ptr<Modifier> m) {
+        needs_body_hash_ = needs_body_hash_ || m->needs_body_hash();
+        modifiers_.push_back(std::move(m));
+    }
+    // Entry points compute Submission::body_hash for local senders' streamed bodies when true.
+    bool needs_body_hash() const { return needs_body_hash_; }
 
     // Completes on the caller's executor after the commit succeeded or failed.
     boost::asio::awaitable<Result> submit(Submission s);
@@ -110,6 +130,7 @@ class Intake {
     Enqueue enqueue_;
     policy::RateLimiter* limiter_;
     std::vector<std::unique_ptr<Modifier>> modifiers_;
+    bool needs_body_hash_ = false;
 };
 
 }  // namespace sluice::intake

@@ -465,6 +465,9 @@ asio::awaitable<void> Connection::commit() {
                            user_ ? user_->name : std::string(),
                            id_};
     sub.body = std::move(body_);
+    sub.local_sender = facts_.relay_allowed();
+    if (sign_hash_ && sub.body) sub.body_hash = sign_hash_->finish();
+    sign_hash_.reset();
     body_error_ = 0;
     added_headers_.clear();
     facts_.envelope = &session_.envelope();

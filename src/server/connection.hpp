@@ -41,6 +41,7 @@
 #include "policy/chain.hpp"
 #include "server/context.hpp"
 #include "smtp/session.hpp"
+#include "trust/dkim_canon.hpp"
 
 namespace sluice::server {
 
@@ -144,8 +145,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::vector<std::string> added_headers_;     // from this transaction's verdicts, for the Intake
     std::shared_ptr<spool::IncomingBody> body_;  // this message's streamed body, if any
     int body_error_ = 0;                         // a write of it failed: 451/452 at end of data
-    std::uint64_t body_serial_ = 0;              // the session's message_serial() it belongs to
-    std::size_t accounted_ = 0;                  // our bytes in ctx_.message_memory
+    std::optional<trust::dkim::BodyHasher> sign_hash_;  // its DKIM body hash, for the signer
+    std::uint64_t body_serial_ = 0;  // the session's message_serial() it belongs to
+    std::size_t accounted_ = 0;      // our bytes in ctx_.message_memory
 };
 
 }  // namespace sluice::server

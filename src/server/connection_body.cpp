@@ -47,6 +47,7 @@ void Connection::drop_body() {
     if (body_) asio::post(*ctx_.file_pool, [b = std::move(body_)]() mutable { b.reset(); });
     body_.reset();
     body_error_ = 0;
+    sign_hash_.reset();
 }
 
 asio::awaitable<int> Connection::write_body(std::string bytes) {
@@ -72,6 +73,7 @@ asio::awaitable<int> Connection::write_body(std::string bytes) {
 }
 
 void Connection::feed_body(std::string_view header, std::string_view chunk) {
+    if (sign_hash_) sign_hash_->update(chunk);  // set only while a body streams
     if (!chain_.reads_body() || chunk.empty()) return;
     facts_.message = header;
     chain_.body(facts_, chunk);
@@ -79,7 +81,13 @@ void Connection::feed_body(std::string_view header, std::string_view chunk) {
 }
 
 asio::awaitable<void> Connection::stream_body() {
-    if (!body_ && !body_error_) body_serial_ = session_.message_serial();
+    if (!body_ && !body_error_) {
+        body_serial_ = session_.message_serial();
+        // The body will not be in memory at intake: a signer's body hash is made on the way.
+        sign_hash_.reset();
+        if (ctx_.intake->needs_body_hash() && facts_.relay_allowed())
+            sign_hash_.emplace(trust::dkim::Canon::relaxed, trust::dkim::Hash::sha256);
+    }
     std::string chunk = session_.take_body();
     account_memory();
     feed_body(session_.message_header(), chunk);

@@ -291,6 +291,18 @@ void Server::run() {
         [&s](std::shared_ptr<const spool::StoredMessage> m) { s.queue.enqueue(std::move(m)); },
         s.ctx.rate_limiter);
     s.intake->add_modifier(intake::strip_forged_results(s.cfg.verify.authserv_id));
+    // Signing keys are read now, while still privileged (key files are 0600, root's or ours).
+    if (!s.cfg.dkim_keys.empty()) {
+        std::vector<trust::dkim::SigningKey> keys;
+        for (std::size_t i = 0; i < s.cfg.dkim_keys.size(); ++i) {
+            const auto& k = s.cfg.dkim_keys[i];
+            std::string err;
+            auto key = trust::dkim::load_signing_key(k.key_file, k.domain, k.selector, &err);
+            if (!key) throw std::runtime_error(fmt::format("dkim_key[{}].key_file: {}", i, err));
+            keys.push_back(std::move(*key));
+        }
+        s.intake->add_modifier(intake::dkim_signer(std::move(keys)));
+    }
     s.ctx.intake = s.intake.get();
     s.ctx.file_pool = &s.file_pool;
     for (const auto& l : s.cfg.listeners)

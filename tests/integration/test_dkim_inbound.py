@@ -4,6 +4,7 @@ DNS server on loopback (dnslib); the delivered Maildir file carries dkim=pass or
 in its Authentication-Results (RFC 6376, RFC 8463, RFC 8601). A large message, whose body streams
 into the spool while it arrives, is verified from the bytes as they came (never read back)."""
 import base64
+import os
 import re
 import smtplib
 import subprocess
@@ -153,3 +154,30 @@ def test_unsigned_revoked_and_dns_failure(server, keys):
     assert by_subject["unsigned"] == ["dkim=none"]
     assert by_subject["revoked"][0].startswith("dkim=permerror"), by_subject
     assert by_subject["broken"][0].startswith("dkim=temperror"), by_subject
+
+
+def opendkim_sign(tmp_path, msg, key_pem, canon):
+    """The DKIM-Signature OpenDKIM (the other independent implementation) makes for msg."""
+    work = tmp_path / ("opendkim-" + canon.replace("/", "-"))
+    work.mkdir(mode=0o700)
+    (work / "key.pem").write_bytes(key_pem)
+    os.chmod(work / "key.pem", 0o600)
+    (work / "conf").write_text(
+        "Domain signer.test\nSelector rsa\nKeyFile %s\nMode s\nSyslog no\n"
+        "Canonicalization %s\nRequireSafeKeys false\n" % (work / "key.pem", canon))
+    (work / "msg.eml").write_bytes(msg)
+    r = subprocess.run(["opendkim", "-x", str(work / "conf"), "-t", str(work / "msg.eml")],
+                       capture_output=True, timeout=30)
+    out = r.stdout.decode()
+    assert r.returncode == 0 and "DKIM-Signature:" in out, r.stdout + r.stderr
+    field = out[out.index("DKIM-Signature:"):].replace("\r\n", "\n").rstrip("\n")
+    return field.replace("\n", "\r\n").encode() + b"\r\n"
+
+
+@pytest.mark.parametrize("canon", ["simple/simple", "relaxed/relaxed", "relaxed/simple",
+                                   "simple/relaxed"])
+def test_signed_by_opendkim_passes(server, keys, tmp_path, canon):
+    msg = message(b"Signed by  OpenDKIM, \t with spaces  \r\n\r\n\r\n")
+    deliver(server, opendkim_sign(tmp_path, msg, keys["rsa"][0], canon) + msg)
+    got = dkim_results(server.wait_for_messages("alice", 1)[0])
+    assert len(got) == 1 and got[0].startswith("dkim=pass"), (canon, got)
