@@ -21,6 +21,7 @@ run_pkgs=(
   libunbound-dev libevent-dev nettle-dev     # libunbound.pc names libevent and nettle
   libsodium-dev libsqlite3-dev               # argon2id password hashes; SQLite user store
   libpsl-dev publicsuffix                    # DMARC organizational domains (Public Suffix List)
+  libidn2-dev                                # author domains in A-labels (IDNA2008)
 )
 test_pkgs=(
   libgtest-dev libgmock-dev libbenchmark-dev # unit tests; bench/microbench builds with them

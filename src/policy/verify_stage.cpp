@@ -14,9 +14,9 @@
 #include "common/ascii.hpp"
 #include "common/log.hpp"
 #include "policy/stages.hpp"
-#include "smtp/header_from.hpp"
 #include "smtp/header_scan.hpp"
 #include "trust/auth_results.hpp"
+#include "trust/author.hpp"
 #include "trust/dkim_verify.hpp"
 #include "trust/dmarc.hpp"
 #include "trust/spf_eval.hpp"
@@ -36,6 +36,13 @@ struct VerifyState final : StageState {
     std::optional<trust::dkim::Verifier> dkim;  // this transaction's message, from its body on
     std::vector<std::string> dkim_pass;         // d= of the signatures that passed
 };
+
+// A number in [0, 100) for DMARC's pct=. One generator per thread: a stage is shared by every
+// session of its listener, and sessions run on several threads.
+int pct_sample() {
+    thread_local std::minstd_rand gen{std::random_device{}()};
+    return static_cast<int>(gen() % 100);
+}
 
 std::string spf_comment(const Outcome& o, std::string_view ip) {
     const std::string who = o.identity == "helo" ? o.domain : o.sender;
@@ -123,15 +130,16 @@ class VerifyStage final : public Stage {
         const Outcome& o = *st.mail;
         if (o.result == Result::fail && cfg_.spf_fail == config::SpfAction::reject) {
             // RFC 7208 8.4: the domain's explanation, if any, goes to the client (sanitized).
-            std::string text =
-                fmt::format("SPF: {} is not allowed to send mail from {}", f.client_ip, o.domain);
-            if (!o.explanation.empty()) text += ": " + trust::comment_text(o.explanation, 200);
+            std::string text = fmt::format("SPF: {} is not allowed to send mail from {}",
+                                           f.client_ip, trust::printable(o.domain));
+            if (!o.explanation.empty()) text += ": " + trust::printable(o.explanation, 200);
             co_return Verdict::refuse({550, "5.7.23", std::move(text)}, "spf_fail");
         }
         if (o.result == Result::temperror && cfg_.spf_temperror == config::TempAction::tempfail)
             co_return Verdict::refuse(
                 {451, "4.7.24",
-                 fmt::format("SPF: temporary DNS error for {}, try again later", o.domain)},
+                 fmt::format("SPF: temporary DNS error for {}, try again later",
+                             trust::printable(o.domain))},
                 "spf_temperror");
         co_return Verdict::next();
     }
@@ -219,7 +227,10 @@ class VerifyStage final : public Stage {
                                {"selector", r.selector},
                                {"result", m.result},
                                {"reason", r.reason}});
-            if (r.result == trust::dkim::Result::pass) st.dkim_pass.push_back(r.domain);
+            // A signature over part of the body (l=) does not vouch for what was appended: it
+            // counts for nothing in DMARC.
+            if (r.result == trust::dkim::Result::pass && !r.body_truncated)
+                st.dkim_pass.push_back(r.domain);
             out.push_back(std::move(m));
         }
         if (out.empty()) out.push_back({"dkim", "none", "", {}});
@@ -232,39 +243,49 @@ class VerifyStage final : public Stage {
         std::optional<Verdict> refusal;
     };
 
+    // The author domain of the message (6.6.1) into `domain`; false when the result is decided
+    // already (`out`: refused, or none). Not a coroutine: GCC 12 misjudges larger frames.
+    static bool author_of(std::string_view message, Dmarc& out, std::string& domain) {
+        const std::string_view headers = message.substr(0, smtp::header_section_end(message));
+        const trust::Authors authors = trust::author_domains(headers);
+        // One author domain, or which policy would apply? Refused, as RFC 7489 allows (and a
+        // From we cannot read must not opt its sender out of DMARC).
+        const char* refuse = authors.fields > 1           ? "more than one From header field"
+                             : authors.malformed          ? "the From header field is not readable"
+                             : authors.domains.size() > 1 ? "From addresses of several domains"
+                                                          : nullptr;
+        if (refuse) {
+            out.result.result = "permerror";
+            out.result.comment = refuse;
+            out.refusal = Verdict::refuse(
+                {550, "5.7.1", fmt::format("Message refused: {} (RFC 7489 6.6.1)", refuse)},
+                "dmarc_from");
+            return false;
+        }
+        if (authors.domains.empty()) {
+            out.result.result = "none";
+            out.result.comment = "no From header field";
+            return false;
+        }
+        domain = authors.domains.front();
+        out.result.properties.emplace_back("header.from", domain);
+        return true;
+    }
+
     // RFC 7489 6.6: the From domain's policy (or its organizational domain's), alignment of the
     // SPF and DKIM passes found above, and the disposition for a failing message.
     boost::asio::awaitable<Dmarc> check_dmarc(VerifyState& st, const Facts& f) {
         namespace dm = trust::dmarc;
         Dmarc out;
         out.result.method = "dmarc";
-        const std::string_view headers = f.message.substr(0, smtp::header_section_end(f.message));
-        std::size_t from_fields = 0;
-        for (const auto& field : trust::dkim::split_header_fields(headers))
-            from_fields += ascii_iequals(field.name, "From") ? 1 : 0;
-        if (from_fields > 1) {
-            // 6.6.1: which author would the policy be of? Refused, as RFC 7489 allows.
-            out.result.result = "permerror";
-            out.result.comment = "more than one From field";
-            out.refusal = Verdict::refuse(
-                {550, "5.7.1", "Message refused: more than one From header field (RFC 7489 6.6.1)"},
-                "dmarc_multiple_from");
-            co_return out;
-        }
-        const auto from = smtp::from_header_address(headers);
-        const auto at = from ? from->rfind('@') : std::string::npos;
-        if (at == std::string::npos) {
-            out.result.result = "none";
-            out.result.comment = "no single From address";
-            co_return out;
-        }
-        const std::string from_domain = ascii_lower(from->substr(at + 1));
-        out.result.properties.emplace_back("header.from", trust::property_value(from_domain));
+        std::string from_domain;
+        if (!author_of(f.message, out, from_domain)) co_return out;
 
         // Discovery (6.6.3): the From domain, then its organizational domain.
         bool at_org = false;
         std::optional<dm::Record> record;
         bool temp = false;
+        bool any = false;  // a v=DMARC1 record was there, usable or not: discovery ends
         auto lookup = [&](std::string name) -> boost::asio::awaitable<std::optional<dm::Record>> {
             dns::TextAnswer a = co_await dns_.txt("_dmarc." + name);
             if (a.status == dns::Status::temp_fail) temp = true;
@@ -272,12 +293,13 @@ class VerifyStage final : public Stage {
             std::size_t n = 0;
             for (const auto& t : a.records)
                 if (dm::is_dmarc_record(t) && ++n == 1) found = dm::parse_record(t);
+            any = n > 0;
             if (n > 1) found.reset();  // several records: none (6.6.3)
             co_return found;
         };
         record = co_await lookup(from_domain);
         const std::string org = dm::organizational_domain(from_domain);
-        if (!record && !temp && org != from_domain) {
+        if (!record && !any && !temp && org != from_domain) {
             record = co_await lookup(org);
             at_org = true;
         }
@@ -297,7 +319,7 @@ class VerifyStage final : public Stage {
             dns::AddressAnswer a = co_await dns_.a(from_domain);
             in.from_domain_exists = a.status != dns::Status::nxdomain;
         }
-        in.sample = static_cast<int>(sample_() % 100);
+        in.sample = pct_sample();
         const dm::Evaluation e = dm::evaluate(*record, in);
         out.result.result = e.pass ? "pass" : "fail";
         out.result.comment = fmt::format("p={} sp={} dis={}", dm::policy_name(record->p),
@@ -346,7 +368,6 @@ class VerifyStage final : public Stage {
     const config::Verify& cfg_;
     dns::Lookup& dns_;
     trust::spf::Evaluator spf_;
-    std::minstd_rand sample_{std::random_device{}()};  // pct sampling; stages are per listener
 };
 
 }  // namespace

@@ -82,12 +82,14 @@ void Session::finish_message() {
     }
     pending_msg_.envelope = env_;
     std::size_t header_size = header_scan_.done() ? header_scan_.end() : body.size();
-    if (header_scan_.done() && header_size > 0 && header_scan_.fields_end() == header_size) {
+    if (header_scan_.done() && header_scan_.fields_end() == header_size) {
         // The header section ended at a line that is not a header field, without the empty line
         // (RFC 5322 2.1): the boundary is made explicit, as Postfix does, so that nothing after
         // it (a second "From:" further down, say) is taken for a header by the next hop or the
-        // reader's program when our checks (and a streamed body) took it for the body. (A message
-        // with no header field at all is left as it is: it is all body.)
+        // reader's program when our checks (and a streamed body) took it for the body. So too
+        // for a message whose very first line is not a header field: without the empty line, a
+        // first line starting with white space would continue our own Received field and the
+        // fields after it would join the header block that no check of ours saw.
         body.insert(header_size, "\r\n");
         header_size += 2;
     }

@@ -58,6 +58,12 @@ std::string_view skip_cfws(std::string_view s) {
 
 }  // namespace
 
+std::string printable(std::string_view text, std::size_t max) {
+    std::string out;
+    for (char c : text.substr(0, max)) out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return out;
+}
+
 std::string comment_text(std::string_view text, std::size_t max) {
     std::string out;
     for (char c : text) {
@@ -139,13 +145,24 @@ std::string received_spf(const SpfTrace& t) {
     return out + "\r\n";
 }
 
-std::string_view results_authserv_id(std::string_view value) {
+std::string results_authserv_id(std::string_view value) {
+    // authserv-id = value (RFC 8601 2.2): a token or a quoted-string, which readers unquote.
     value = skip_cfws(value);
-    std::size_t n = 0;
-    while (n < value.size() && value[n] != ';' && value[n] != ' ' && value[n] != '\t' &&
-           value[n] != '\r' && value[n] != '\n' && value[n] != '(')
-        ++n;
-    return value.substr(0, n);
+    std::string out;
+    if (!value.empty() && value.front() == '"') {
+        for (std::size_t i = 1; i < value.size() && value[i] != '"'; ++i) {
+            if (value[i] == '\\' && i + 1 < value.size()) ++i;
+            out += value[i];
+        }
+        return out;
+    }
+    for (char c : value) {
+        if (c <= 0x20 || c >= 0x7f ||
+            std::string_view("()<>@,;:\\\"/[]?=").find(c) != std::string_view::npos)
+            break;
+        out += c;
+    }
+    return out;
 }
 
 std::string strip_results(std::string_view headers, std::string_view authserv_id,

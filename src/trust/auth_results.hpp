@@ -41,8 +41,9 @@ std::string authentication_results(std::string_view authserv_id,
 std::string strip_results(std::string_view header_section, std::string_view authserv_id,
                           std::size_t* removed);
 
-// The authserv-id of an Authentication-Results field's value (leading CFWS skipped), "" if none.
-std::string_view results_authserv_id(std::string_view value);
+// The authserv-id of an Authentication-Results field's value (leading CFWS skipped, a
+// quoted-string unquoted as readers unquote it), "" if none.
+std::string results_authserv_id(std::string_view value);
 
 // A property value (RFC 8601 2.2 pvalue): an address or domain as is when it is one (dot-atom
 // local part, or none: "@example.com"), else only its domain part.
@@ -66,6 +67,9 @@ std::string received_spf(const SpfTrace& t);
 // A property value that is not an address: as is when it is an RFC 2045 token, else a
 // quoted-string (base64 "header.b" values carry '/' and '=').
 std::string quoted(std::string_view v);
+
+// Text for an SMTP reply: printable ASCII only (others become '?'), at most `max` octets.
+std::string printable(std::string_view text, std::size_t max = 200);
 
 // Text for a comment: printable ASCII only (others become '?'), '(' ')' '\' escaped, at most
 // `max` octets.

@@ -1,6 +1,7 @@
 // dkim_verify.cpp: message-level DKIM verification (see dkim_verify.hpp).
 #include "trust/dkim_verify.hpp"
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
 
@@ -71,6 +72,17 @@ ossl::Pkey load_key(const KeyRecord& key, std::string* why) {
     } else if (EVP_PKEY_get_bits(pkey.get()) > kMaxRsaBits) {
         *why = "rsa key longer than 8192 bits";
         pkey.reset();
+    } else {
+        // A huge public exponent makes each verification cost like a private-key operation;
+        // every real signer uses 65537 (or 3).
+        BIGNUM* e = nullptr;
+        const bool ok = EVP_PKEY_get_bn_param(pkey.get(), "e", &e) == 1 &&
+                        (BN_is_word(e, 65537) || BN_is_word(e, 3));
+        BN_free(e);
+        if (!ok) {
+            *why = "rsa key with an unusual public exponent";
+            pkey.reset();
+        }
     }
     return pkey;
 }

@@ -159,6 +159,10 @@ asio::awaitable<Evaluator::Partial> Evaluator::check_host(State& st, std::string
         found = &t;
     }
     if (!found) co_return Partial{Result::none, "", "", fmt::format("{}: no SPF record", domain)};
+    // RFC 7208 3.4 asks records to fit one 512-octet UDP answer; 4096 leaves room for real ones
+    // and bounds what a hostile zone makes every check parse.
+    if (found->size() > 4096)
+        co_return Partial::error(Result::permerror, fmt::format("{}: SPF record too long", domain));
     auto parsed = parse_record(*found);
     if (auto* e = std::get_if<ParseError>(&parsed))
         co_return Partial::error(Result::permerror, fmt::format("{}: {}", domain, e->reason));

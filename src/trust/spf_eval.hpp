@@ -6,8 +6,9 @@
 //
 // Limits (4.6.4): at most 10 DNS-querying terms (include, a, mx, ptr, exists, redirect) per check
 // including nested records, at most 2 void lookups (NXDOMAIN or no answer), at most 10 MX hosts
-// per mx and 10 PTR names per ptr / %{p}: beyond any of them the result is permerror, so a hostile
-// record costs at most a few dozen queries.
+// per mx (more is permerror), and the first 10 PTR names per ptr / %{p} (the rest are ignored,
+// 4.6.4); records over 4096 octets and macro expansions over 2048 are permerror: a hostile record
+// costs at most a few dozen queries and a few kilobytes of work.
 //
 // SECURITY: the client address is from the kernel; the sender and HELO name are client-supplied
 // (validated by the SMTP parsers) and only reach DNS through macro expansion. Records and answers

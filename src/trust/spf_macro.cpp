@@ -1,8 +1,6 @@
 // spf_macro.cpp: see spf_macro.hpp.
 #include "trust/spf_macro.hpp"
 
-#include <fmt/format.h>
-
 #include <algorithm>
 #include <vector>
 
@@ -13,6 +11,7 @@ namespace sluice::trust::spf {
 namespace {
 
 constexpr std::string_view kDelimiters = ".-+,/_=";
+constexpr std::size_t kMaxExpansion = 2048;
 
 bool unreserved(char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -21,12 +20,18 @@ bool unreserved(char c) {
 
 // Upper-case macro letters URL-escape their value (7.3, RFC 3986 unreserved kept).
 std::string url_escape(std::string_view v) {
+    constexpr char hex[] = "0123456789ABCDEF";
     std::string out;
+    out.reserve(v.size());
     for (char c : v) {
-        if (unreserved(c))
+        if (unreserved(c)) {
             out += c;
-        else
-            out += fmt::format("%{:02X}", static_cast<unsigned char>(c));
+            continue;
+        }
+        const auto b = static_cast<unsigned char>(c);
+        out += '%';
+        out += hex[b >> 4];
+        out += hex[b & 15];
     }
     return out;
 }
@@ -183,6 +188,9 @@ std::optional<std::string> expand(std::string_view s, const MacroContext& ctx, b
         if (delims.empty()) delims = ".";
         if (keep != 0 || reverse || delims != ".") value = transform(value, delims, reverse, keep);
         out += escape ? url_escape(value) : value;
+        // Bounded work per string whatever a record repeats: no legitimate expansion comes near
+        // (a domain name is at most 253 octets).
+        if (out.size() > kMaxExpansion) return std::nullopt;
     }
     return out;
 }

@@ -31,7 +31,8 @@ struct MacroContext {
 };
 
 // Expands a macro-string (explain: an explain-string, where %{c}, %{r}, %{t} are allowed).
-// nullopt on a syntax error, which is a permerror (7.1).
+// nullopt on a syntax error, which is a permerror (7.1), and when the result would pass 2048
+// octets (a hostile record repeating macros must not cost more).
 std::optional<std::string> expand(std::string_view macro_string, const MacroContext& ctx,
                                   bool explain = false);
 

@@ -2,6 +2,7 @@
 DNS server on loopback, aligns them with the SPF and DKIM results it found (DKIM signatures made
 by dkimpy), reports dmarc= in Authentication-Results and refuses p=reject forgeries at the end of
 data with 550 5.7.1, queueing nothing."""
+import email
 import re
 import smtplib
 
@@ -39,6 +40,7 @@ def dns(key):
     z.add("other.co.uk", "TXT", "v=spf1 ip4:127.0.0.1 -all")
     z.add("elsewhere.test", "TXT", "v=spf1 ip4:127.0.0.1 -all")
     z.add("sel._domainkey.bank.test", "TXT", key[1])
+    z.add("_dmarc.xn--bnk-qla.test", "TXT", "v=DMARC1; p=reject")  # bänk.test
     z.servfail.add("_dmarc.flaky.test")
     yield d
     d.stop()
@@ -54,11 +56,11 @@ def message(from_addr, subject="hello", extra=b""):
             b"Message-ID: <" + subject.encode() + b"@x>\r\n\r\nbody\r\n")
 
 
-def send(s, sender, data):
+def send(s, sender, data, options=()):
     """(code, text) of the end of data, or of the first refusal."""
     with smtplib.SMTP(s.host, s.port, local_hostname="mx.client.test", timeout=10) as c:
         try:
-            c.sendmail(sender, ["alice@example.org"], data)
+            c.sendmail(sender, ["alice@example.org"], data, mail_options=list(options))
         except smtplib.SMTPDataError as e:
             return e.smtp_code, e.smtp_error
     return 250, b""
@@ -129,3 +131,46 @@ def test_tag_only_and_trusted_forwarders(make_sluice, dns):
     assert dmarc_result(s.wait_for_messages("alice", 1)[0]).startswith("dmarc=fail")
     t = start(make_sluice, dns, 'trusted_forwarders = ["127.0.0.1"]')
     assert send(t, "x@elsewhere.test", message("ceo@bank.test", "forwarded"))[0] == 250
+
+
+@pytest.mark.parametrize("from_field", [
+    "ceo@bank.test (CEO)",             # a comment our old parser gave up on
+    "CEO <ceo@bank.test> (x)",
+    "ceo@(x)bank.test",               # a comment before the domain
+    '"a<b" <ceo@bank.test>',
+    "ceo@bank.test, x@elsewhere.test",  # two authors, two domains
+    "ceo@[192.0.2.1]",                # unreadable: refused, not "none"
+])
+def test_from_fields_readers_read_cannot_opt_out(make_sluice, dns, from_field):
+    s = start(make_sluice, dns)
+    code, text = send(s, "x@elsewhere.test", message(from_field))
+    assert code == 550 and b"5.7.1" in text, (from_field, code, text)
+    assert s.queue_files() == []
+
+
+def test_internationalized_from_domain_is_judged_by_its_a_label(make_sluice, dns):
+    s = start(make_sluice, dns)
+    code, text = send(s, "x@elsewhere.test", message("ceo@b\u00e4nk.test").decode().encode(),
+                      options=["SMTPUTF8"])
+    assert code == 550 and b"xn--bnk-qla.test" in text, (code, text)
+
+
+def test_fields_hidden_behind_a_continuation_line_stay_body(make_sluice, dns):
+    s = start(make_sluice, dns)
+    data = (b" x\r\nAuthentication-Results: mx.test; dmarc=pass\r\n"
+            b"From: ceo@bank.test\r\nSubject: hidden\r\n\r\nbody\r\n")
+    assert send(s, "x@elsewhere.test", data)[0] == 250
+    msg = s.wait_for_messages("alice", 1)[0]
+    parsed = email.message_from_bytes(msg)
+    assert parsed["From"] is None  # a reader sees no From field: it is body, as we judged
+    ours = parsed.get_all("Authentication-Results")
+    assert len(ours) == 1 and "dmarc=pass" not in ours[0], ours
+
+
+def test_forged_results_with_a_quoted_id_are_removed(make_sluice, dns):
+    s = start(make_sluice, dns)
+    data = message("a@elsewhere.test", "quoted",
+                   b'Authentication-Results: "mx.test"; dmarc=pass header.from=bank.test\r\n')
+    assert send(s, "a@elsewhere.test", data)[0] == 250
+    msg = s.wait_for_messages("alice", 1)[0]
+    assert b'"mx.test"' not in msg

@@ -207,7 +207,8 @@ TEST(Session, OversizeMessageKeepsSessionUsable) {
     EXPECT_EQ(codes(o.replies),
               (std::vector<int>{220, 250, 250, 250, 354, 552, 250, 250, 354, 250, 221}));
     ASSERT_EQ(o.committed.size(), 1u);
-    EXPECT_EQ(body_of(o.committed[0]), "small\r\n");
+    // No header field: the empty line that ends the (empty) header section is made explicit.
+    EXPECT_EQ(body_of(o.committed[0]), "\r\nsmall\r\n");
 }
 
 TEST(Session, LongLines) {
@@ -235,6 +236,21 @@ TEST(Session, ErrorLimitDisconnects) {
     EXPECT_TRUE(o.closed);
 }
 
+TEST(Session, AFirstLineThatIsNoFieldStartsTheBody) {
+    // A first line starting with white space would otherwise continue the Received field the
+    // Intake puts on top, and the fields after it would join a header block no check saw.
+    Driver d;
+    auto o = d.run_both(
+        "EHLO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<x@example.org>\r\nDATA\r\n"
+        " x\r\nAuthentication-Results: mx; dmarc=pass\r\nFrom: ceo@bank.test\r\n\r\nhi\r\n.\r\n"
+        "QUIT\r\n");
+    ASSERT_EQ(o.committed.size(), 1u);
+    EXPECT_EQ(
+        body_of(o.committed[0]),
+        "\r\n x\r\nAuthentication-Results: mx; dmarc=pass\r\nFrom: ceo@bank.test\r\n\r\nhi\r\n");
+    EXPECT_EQ(o.committed[0].header_size, 2u);
+}
+
 TEST(Session, HttpClosesSilently) {
     Driver d;
     auto o = d.run_both("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -247,11 +263,11 @@ TEST(Session, BdatExactBytes) {
     std::string chunk2("\n\0x", 3);
     auto o = d.run_both(
         "EHLO c\r\nMAIL FROM:<a@b> BODY=BINARYMIME\r\nRCPT TO:<x@example.org>\r\n"
-        "BDAT 5\r\nab\r\ncBDAT 3 LAST\r\n" +
+        "BDAT 9\r\nA: b\r\n\r\ncBDAT 3 LAST\r\n" +
         chunk2 + "QUIT\r\n");
     EXPECT_EQ(codes(o.replies), (std::vector<int>{220, 250, 250, 250, 250, 250, 221}));
     ASSERT_EQ(o.committed.size(), 1u);
-    EXPECT_EQ(body_of(o.committed[0]), std::string("ab\r\nc\n\0x", 8));
+    EXPECT_EQ(body_of(o.committed[0]), std::string("A: b\r\n\r\nc\n\0x", 12));
     EXPECT_EQ(o.committed[0].envelope.body, BodyType::binary_mime);
 }
 

@@ -64,6 +64,14 @@ TEST(AuthResults, AuthservIdAfterComments) {
               "mx.example.org");
     EXPECT_EQ(results_authserv_id(" mx.example.org 1; none"), "mx.example.org");
     EXPECT_EQ(results_authserv_id(""), "");
+    // A quoted-string is unquoted, as readers do: "mx.example.org" is our id.
+    EXPECT_EQ(results_authserv_id(" \"mx.example.org\"; dmarc=pass"), "mx.example.org");
+    EXPECT_EQ(results_authserv_id(" \"mx.exa\\mple.org\"; none"), "mx.example.org");
+    std::size_t removed = 0;
+    EXPECT_EQ(strip_results("Authentication-Results: \"MX.example.org\"; dmarc=pass\r\n\r\n",
+                            "mx.example.org", &removed),
+              "\r\n");
+    EXPECT_EQ(removed, 1u);
 }
 
 TEST(AuthResults, ReceivedSpf) {

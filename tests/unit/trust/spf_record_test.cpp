@@ -116,6 +116,16 @@ TEST(SpfMacro, EscapesAndErrors) {
     EXPECT_FALSE(expand("a b", c));
 }
 
+TEST(SpfMacro, ExpansionIsBounded) {
+    // A hostile record repeating macros: refused past 2048 octets, not expanded to megabytes.
+    MacroContext c;
+    c.sender = "someone-with-a-long-local-part@example.com";
+    std::string spec;
+    for (int i = 0; i < 500; ++i) spec += "%{S}";
+    EXPECT_FALSE(expand(spec + ".example.com", c));
+    EXPECT_TRUE(expand("%{S}%{S}.example.com", c));
+}
+
 TEST(SpfMacro, LongNamesLoseLeftLabels) {
     std::string name;
     for (int i = 0; i < 30; ++i) name += "abcdefghi.";
