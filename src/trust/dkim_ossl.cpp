@@ -14,7 +14,12 @@ std::string last_error() {
 }
 
 const EVP_MD* digest(Hash h) {
-    return h == Hash::sha1 ? EVP_sha1() : EVP_sha256();
+    // Fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up again at every
+    // digest initialisation (a lock and a table search per message and per signature).
+    static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    if (h == Hash::sha1) return sha1 ? sha1 : EVP_sha1();
+    return sha256 ? sha256 : EVP_sha256();
 }
 
 std::string hash(Hash h, std::string_view data) {

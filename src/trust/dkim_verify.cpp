@@ -4,6 +4,8 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509.h>
+#include <mutex>
+#include <unordered_map>
 
 #include <algorithm>
 
@@ -85,6 +87,29 @@ ossl::Pkey load_key(const KeyRecord& key, std::string* why) {
         }
     }
     return pkey;
+}
+
+// Decoding a public key is most of a verification's cost in OpenSSL 3 (its decoder framework),
+// and the same senders' keys come back message after message: decoded keys are kept, by key type
+// and key bytes (never by name: a changed record is a new key). Bounded; emptied when full.
+// EVP_PKEY is reference-counted and safe to verify with from several threads.
+std::shared_ptr<EVP_PKEY> cached_key(const KeyRecord& key, std::string* why) {
+    constexpr std::size_t kMaxKeys = 1024;
+    static std::mutex mu;
+    static std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> keys;
+    std::string id(1, key.type == KeyType::ed25519 ? 'e' : 'r');
+    id += key.public_key;
+    {
+        std::lock_guard lock(mu);
+        if (auto it = keys.find(id); it != keys.end()) return it->second;
+    }
+    ossl::Pkey loaded = load_key(key, why);
+    if (!loaded) return nullptr;
+    std::shared_ptr<EVP_PKEY> shared(loaded.release(), EVP_PKEY_free);
+    std::lock_guard lock(mu);
+    if (keys.size() >= kMaxKeys) keys.clear();
+    keys.emplace(std::move(id), shared);
+    return shared;
 }
 
 }  // namespace
@@ -235,7 +260,7 @@ SignatureResult Verifier::evaluate(const Sig& sig) const {
     if (key.value->strict && !ascii_iequals(identity_domain(s.identity), s.domain))
         return done(Result::fail, "key t=s forbids an i= subdomain");
     std::string why;
-    ossl::Pkey pkey = load_key(*key.value, &why);
+    const std::shared_ptr<EVP_PKEY> pkey = cached_key(*key.value, &why);
     if (!pkey) return done(Result::permerror, why);
 
     const Body& body = bodies_[sig.body];
